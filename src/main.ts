@@ -1,0 +1,7 @@
+import { basename } from 'node:path';
+import { main } from './msp/main.js';
+
+// The launcher passes the caller's argv[0] as node's own argv[0]; when run as
+// `node dist/bundle/postern.mjs` directly, the script path stands in for it.
+const argv0 = basename(process.argv0) === 'node' ? (process.argv[1] ?? 'sendmail') : process.argv0;
+process.exitCode = await main(argv0, process.argv.slice(2));

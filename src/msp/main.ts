@@ -1,4 +1,138 @@
-export async function main(argv0: string, args: string[]): Promise<number> {
-  process.stderr.write(`${argv0}: ${args.join(' ')}: not yet available\n`);
-  return 69;
+/**
+ * `sendmail` and its other names: the command line, the configuration it
+ * selects, sendmail's checks of who may do what, then the operation mode.
+ * The order of these steps is sendmail's (main.c), because the order decides
+ * which error a caller sees first.
+ */
+import { existsSync } from 'node:fs';
+import { ERR, PosternError } from '../common/errors.js';
+import { systemIdentity } from '../common/identity.js';
+import { EX } from '../common/sysexits.js';
+import { ConfigError, checkConfig, formatOptionNames, loadConfig, problemsExitCode, type Config, type Problem } from '../config/index.js';
+import { configPath, type Invocation } from './cmdline/invocation.js';
+import { parseCommandLine } from './cmdline/parse.js';
+import { checkOptionSetting, commandLineOptions } from './command-options.js';
+import { AVAILABLE_MODES, describeMode, unavailable } from './modes.js';
+import { emit, processOutput, writeRaw, type Output } from './output.js';
+import { checkPermissions, callerIdentity, type Caller } from './permissions.js';
+import { versionReport, wantsVersionReport } from './version.js';
+
+/** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
+export const CONFIG_DIR = '/etc/mail';
+
+export async function main(argv0: string, args: readonly string[], out: Output = processOutput): Promise<number> {
+  const parsed = parseCommandLine(argv0, args, checkOptionSetting);
+  emit(out, parsed.output);
+  const inv = parsed.invocation;
+  if (inv.mode === 'showconfig') {
+    writeRaw(out, formatOptionNames());
+    return EX.OK;
+  }
+  if (parsed.stop) return parsed.exitStatus;
+
+  const caller = callerIdentity();
+  const cfPath = configPath(inv, CONFIG_DIR, existsSync);
+  const daemonStyle = inv.mode === 'daemon' || inv.mode === 'fgdaemon';
+  const say = (p: { message: string; kind: 'system' | 'user' }) =>
+    out.stdout(daemonStyle ? `${p.kind === 'system' ? '451 4.0.0' : '550'} ${p.message}\r` : p.message);
+
+  const printed = parsed.output.map((d) => d.text);
+  if (inv.mode === 'checkconfig') {
+    const problems = checkConfig(cfPath, configInputs(inv));
+    if (wantsVersionReport(inv.debug)) reportVersion(cfPath, inv, out);
+    printProblems(problems, printed, out, say);
+    return problems.length === 0 ? parsed.exitStatus : problemsExitCode(problems);
+  }
+
+  let config: Config;
+  try {
+    const loaded = loadConfig(cfPath, {
+      ...configInputs(inv),
+      mode: inv.mode === 'test' ? 'test' : daemonStyle || inv.mode === 'smtp' ? 'daemon' : 'other',
+      refuseUnsafe: caller.uid !== 0,
+    });
+    printProblems(loaded.problems, printed, out, say);
+    config = loaded.config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    printProblems(e.problems, printed, out, say);
+    return e.exitStatus;
+  }
+
+  if (wantsVersionReport(inv.debug)) for (const line of versionReport(config, systemIdentity())) out.stdout(line);
+
+  let exitStatus: number = parsed.exitStatus;
+  const usage = (err: PosternError) => {
+    say({ message: err.message, kind: 'user' });
+    exitStatus = err.exit;
+  };
+  if (inv.bodyType !== undefined && !/^(7bit|8bitmime)$/i.test(inv.bodyType)) {
+    usage(new PosternError(ERR.USAGE_BAD_VALUE, `Illegal body type ${inv.bodyType}`));
+  }
+  const denial = checkPermissions(inv, config, caller);
+  if (denial !== undefined) {
+    usage(denial);
+    return denial.exit;
+  }
+  if (exitStatus !== EX.OK && inv.mode !== 'test') return exitStatus;
+
+  return runMode(inv, config, caller, out);
+}
+
+/** -d0.1 with -bC: the report needs the macros of a configuration that may not load cleanly. */
+function reportVersion(cfPath: string, inv: Invocation, out: Output): void {
+  let config: Config;
+  try {
+    config = loadConfig(cfPath, { ...configInputs(inv), mode: 'check' }).config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return;
+  }
+  for (const line of versionReport(config, systemIdentity())) out.stdout(line);
+}
+
+function configInputs(inv: Invocation) {
+  return { commandLineOptions: commandLineOptions(inv.options), commandLineMacros: inv.macros };
+}
+
+/**
+ * Problems with -O/-o settings were printed while the command line was
+ * parsed, and the configuration reader meets them again: print each once.
+ */
+function printProblems(
+  problems: readonly Problem[],
+  alreadyPrinted: readonly string[],
+  out: Output,
+  say: (p: { message: string; kind: 'system' }) => void,
+): void {
+  const pending = [...alreadyPrinted];
+  for (const p of problems) {
+    const seen = p.file === null ? pending.indexOf(p.message) : -1;
+    if (seen >= 0) {
+      pending.splice(seen, 1);
+      continue;
+    }
+    if (p.code === 'CONFIG_UNSAFE' && p.severity === 'warning') out.stderr(p.message);
+    else say({ message: p.message, kind: 'system' });
+  }
+}
+
+async function runMode(inv: Invocation, _config: Config, _caller: Caller, out: Output): Promise<number> {
+  if ((inv.mode === 'deliver' || inv.mode === 'verify') && inv.operands.length === 0 && !inv.recipientsFromHeaders) {
+    // sendmail reads the message before giving up, so a writer on the pipe does not die of SIGPIPE
+    if (inv.mode === 'deliver') await drainStandardInput();
+    out.stdout('Recipient names must be specified');
+    return EX.USAGE;
+  }
+  if (!AVAILABLE_MODES.has(inv.mode)) {
+    const err = unavailable(inv.mode, inv.recipientsFromHeaders ? 'mail submission (-t)' : describeMode(inv.mode));
+    out.stderr(`${inv.argv0}: ${err.message}`);
+    return err.exit;
+  }
+  throw new PosternError(ERR.INTERNAL, `mode ${inv.mode} is marked available but has no handler`);
+}
+
+async function drainStandardInput(): Promise<void> {
+  if (process.stdin.isTTY) return;
+  for await (const chunk of process.stdin) void chunk;
 }

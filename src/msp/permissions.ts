@@ -1,0 +1,69 @@
+/**
+ * Who may do what, decided as sendmail decides it after reading its
+ * configuration: root and the TrustedUser may do anything; others may not
+ * run the daemon, a queue-runner daemon, quarantine, purge host status, or
+ * (unless in class t) rebuild the aliases.  The denial is logged at alert
+ * as sendmail logs it.
+ */
+import { userInfo } from 'node:os';
+import { ERR, PosternError } from '../common/errors.js';
+import type { Config } from '../config/index.js';
+import { lookupUser } from '../privsep/passwd.js';
+import type { Invocation } from './cmdline/invocation.js';
+
+export interface Caller {
+  readonly uid: number;
+  readonly gid: number;
+  /** the login name, or sendmail's "Unknown UID n" */
+  readonly name: string;
+}
+
+export function callerIdentity(): Caller {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = `Unknown UID ${uid}`;
+  }
+  return { uid, gid, name };
+}
+
+export interface Denial extends PosternError {
+  /** what sendmail logs: "user 1001 attempted to run daemon" */
+  readonly logText: string;
+}
+
+function deny(caller: Caller, action: string, message = 'Permission denied (real uid not trusted)'): Denial {
+  return Object.assign(new PosternError(ERR.PRIV_NOT_TRUSTED, message), { logText: `user ${caller.uid} attempted to ${action}` });
+}
+
+/** TrustedUser names a user or a uid; a name that does not resolve trusts no one. */
+function trustedUid(trustedUser: string | number | null): number | undefined {
+  if (trustedUser === null) return undefined;
+  return typeof trustedUser === 'number' ? trustedUser : lookupUser(trustedUser)?.uid;
+}
+
+export function checkPermissions(inv: Invocation, config: Config, caller: Caller): Denial | undefined {
+  if (caller.uid === 0 || caller.uid === trustedUid(config.options.TrustedUser)) return undefined;
+  switch (inv.mode) {
+    case 'queuerun':
+      if (inv.quarantineReason !== undefined) return deny(caller, 'quarantine jobs');
+      if ((inv.queueRun?.interval ?? 0) === 0) return undefined;
+      return deny(caller, 'start a queue runner daemon');
+    case 'purgestat':
+      return deny(caller, 'purge host status');
+    case 'daemon':
+    case 'fgdaemon':
+      return deny(caller, 'run daemon');
+    case 'initalias':
+      if (!(config.classes.get('t')?.has(caller.name) ?? false)) return deny(caller, 'rebuild the alias map');
+      if (config.options.UseMSP) {
+        return deny(caller, 'rebuild the alias map', `User ${caller.uid} cannot rebuild aliases in mail submission program`);
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * bin/sendmail as callers meet it: the mode follows the name it is called
+ * by, messages print argv[0] as given, it refuses to run set-id, and the
+ * submission path stays light (never loads the SMTP server, client or TLS
+ * certificate libraries).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { lookupGroup } from '../../src/privsep/passwd.js';
+import { repoRoot } from '../helpers/peers.js';
+
+const sendmail = join(repoRoot, 'bin', 'sendmail');
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(file: string, args: readonly string[], options: { argv0?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { argv0: options.argv0, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('error messages print argv[0] exactly as the caller gave it', async () => {
+  for (const argv0 of ['sendmail', '/usr/lib/sendmail', './odd name/sendmail']) {
+    const r = await run(sendmail, ['-Z'], { argv0 });
+    assert.equal(r.code, 64);
+    assert.equal(r.stderr, `${argv0}: illegal option -- Z\n`);
+  }
+});
+
+test('the name it is called by chooses the mode, through links too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-names-'));
+  try {
+    const expectations: Array<[string, RegExp]> = [
+      ['mailq', /queue listing \(-bp, mailq\)/],
+      ['newaliases', /alias database rebuild/],
+      ['hoststat', /host status listing/],
+      ['purgestat', /host status purge/],
+    ];
+    for (const [name, pattern] of expectations) {
+      const link = join(dir, name);
+      symlinkSync(sendmail, link);
+      // -C names a configuration that loads, so the run reaches the mode itself
+      const r = await run(link, ['-C', join(repoRoot, 'conf', 'sendmail.cf')]);
+      assert.equal(r.code, 69, `${name}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, pattern, name);
+      assert.ok(r.stderr.startsWith(`${link}: `), `${name} prints its own path: ${r.stderr}`);
+    }
+    // bin/ carries every name, as links to the one executable
+    for (const [name] of expectations) {
+      const r = await run(join(repoRoot, 'bin', name), ['-Z']);
+      assert.equal(r.stderr, `${join(repoRoot, 'bin', name)}: illegal option -- Z\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bin/sendmail refuses to run set-group-ID', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root: making a set-group-ID copy owned by another group');
+  const group = lookupGroup('nogroup') ?? lookupGroup(65534);
+  if (group === undefined) return t.skip('no group nogroup (65534) on this system');
+  const dir = mkdtempSync(join(tmpdir(), 'postern-setid-'));
+  try {
+    chmodSync(dir, 0o755);
+    const copy = join(dir, 'sendmail');
+    copyFileSync(sendmail, copy);
+    chownSync(copy, 0, group.gid);
+    chmodSync(copy, 0o2755);
+    const r = await run(copy, ['-bz']);
+    assert.equal(r.code, 70);
+    assert.match(r.stderr, /refusing to run set-user-ID or set-group-ID/);
+    assert.equal(r.stdout, '', 'nothing of Postern ran');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A loader hook that writes down every module URL the process resolves. */
+const RECORDER = `
+import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(process.env.POSTERN_TEST_MODULES, result.url + '\\n');
+  return result;
+}
+`;
+
+const HEAVY = /node_modules\/(smtp-server|nodemailer|node-forge|better-sqlite3)\//;
+
+test('the submission path never loads smtp-server, nodemailer, node-forge or better-sqlite3', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-modules-'));
+  try {
+    const recorder = join(dir, 'recorder.mjs');
+    writeFileSync(recorder, RECORDER);
+    const modulesSeen = async (file: string, args: readonly string[]) => {
+      const log = join(dir, `modules-${Math.random()}`);
+      writeFileSync(log, '');
+      const env = { ...process.env, POSTERN_TEST_MODULES: log, NODE_OPTIONS: `--no-warnings --experimental-loader ${recorder}` };
+      const r = await run(file, args, { env });
+      return { run: r, modules: readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') };
+    };
+
+    // the recorder sees these libraries when something does load them
+    const control = await modulesSeen(process.execPath, [
+      '--input-type=module',
+      '-e',
+      "await import('smtp-server'); await import('nodemailer'); await import('node-forge'); await import('better-sqlite3');",
+    ]);
+    assert.equal(control.run.code, 0, control.run.stderr);
+    assert.equal(new Set(control.modules.filter((m) => HEAVY.test(m)).map((m) => HEAVY.exec(m)?.[1])).size, 4);
+
+    const submitCf = join(repoRoot, 'conf', 'submit.cf');
+    for (const args of [['-C', submitCf, '-t', '-i'], ['-C', submitCf, 'root'], ['-C', submitCf, '-bm', 'root']]) {
+      const { run: r, modules } = await modulesSeen(sendmail, args);
+      assert.ok(modules.some((m) => m.endsWith('/dist/bundle/postern.mjs')), `the recorder saw the run: ${modules.join(' ')}`);
+      assert.notEqual(r.code, null);
+      assert.deepEqual(modules.filter((m) => HEAVY.test(m)), [], args.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm start runs the daemon in the foreground, which says it is not available yet', async () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts['start'], 'node scripts/start.mjs');
+  const r = await run(process.execPath, [join(repoRoot, 'scripts', 'start.mjs')]);
+  assert.equal(r.code, 69, r.stdout + r.stderr);
+  assert.match(r.stderr, /foreground daemon mode \(-bD\) is not available yet/);
+});

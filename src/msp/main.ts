@@ -4,7 +4,8 @@
  * The order of these steps is sendmail's (main.c), because the order decides
  * which error a caller sees first.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { errnoText } from '../config/values.js';
 import { ERR, PosternError } from '../common/errors.js';
 import { systemIdentity } from '../common/identity.js';
 import { EX } from '../common/sysexits.js';
@@ -14,7 +15,8 @@ import { parseCommandLine } from './cmdline/parse.js';
 import { checkOptionSetting, commandLineOptions } from './command-options.js';
 import { AVAILABLE_MODES, describeMode, unavailable } from './modes.js';
 import { emit, processOutput, writeRaw, type Output } from './output.js';
-import { checkPermissions, callerIdentity, type Caller } from './permissions.js';
+import { checkPermissions, callerIdentity, isTrusted, type Caller } from './permissions.js';
+import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
 import { versionReport, wantsVersionReport } from './version.js';
 
 /** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
@@ -24,17 +26,33 @@ export async function main(argv0: string, args: readonly string[], out: Output =
   const parsed = parseCommandLine(argv0, args, checkOptionSetting);
   emit(out, parsed.output);
   const inv = parsed.invocation;
+  const caller = callerIdentity();
+  // until a configuration is read, sendmail logs at its default LogLevel
+  let logLevel = DEFAULT_LOG_LEVEL;
+  const log = lazyLogger(inv, () => logLevel);
+  const syserr = (message: string) => log().log(0, 'crit', null, `SYSERR(${caller.name.startsWith('Unknown UID ') ? `UID${caller.uid}` : caller.name}): ${message}`);
+  for (const d of parsed.output) if (d.systemError) syserr(d.text);
   if (inv.mode === 'showconfig') {
     writeRaw(out, formatOptionNames());
     return EX.OK;
   }
   if (parsed.stop) return parsed.exitStatus;
 
-  const caller = callerIdentity();
+  for (const file of [inv.debugFile, inv.trafficLog]) {
+    const problem = file === undefined ? undefined : cannotAppend(file);
+    if (problem !== undefined) {
+      out.stdout(problem);
+      if (file === inv.trafficLog) syserr(problem);
+      return EX.CANTCREAT;
+    }
+  }
+
   const cfPath = configPath(inv, CONFIG_DIR, existsSync);
   const daemonStyle = inv.mode === 'daemon' || inv.mode === 'fgdaemon';
-  const say = (p: { message: string; kind: 'system' | 'user' }) =>
+  const say = (p: { message: string; kind: 'system' | 'user' }) => {
     out.stdout(daemonStyle ? `${p.kind === 'system' ? '451 4.0.0' : '550'} ${p.message}\r` : p.message);
+    if (p.kind === 'system') syserr(p.message);
+  };
 
   const printed = parsed.output.map((d) => d.text);
   if (inv.mode === 'checkconfig') {
@@ -53,6 +71,7 @@ export async function main(argv0: string, args: readonly string[], out: Output =
     });
     printProblems(loaded.problems, printed, out, say);
     config = loaded.config;
+    logLevel = config.options.LogLevel;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     printProblems(e.problems, printed, out, say);
@@ -69,8 +88,12 @@ export async function main(argv0: string, args: readonly string[], out: Output =
   if (inv.bodyType !== undefined && !/^(7bit|8bitmime)$/i.test(inv.bodyType)) {
     usage(new PosternError(ERR.USAGE_BAD_VALUE, `Illegal body type ${inv.bodyType}`));
   }
+  if (inv.syslogLabel !== undefined && !isTrusted(config, caller)) {
+    log().warning(1, NOQID, `user ${caller.uid} changed syslog label`);
+  }
   const denial = checkPermissions(inv, config, caller);
   if (denial !== undefined) {
+    log().log(1, 'alert', NOQID, denial.logText);
     usage(denial);
     return denial.exit;
   }
@@ -89,6 +112,26 @@ function reportVersion(cfPath: string, inv: Invocation, out: Output): void {
     return;
   }
   for (const line of versionReport(config, systemIdentity())) out.stdout(line);
+}
+
+/** The logger is opened on first use, so a run that logs nothing never loads the addon. */
+function lazyLogger(inv: Invocation, logLevel: () => number): () => Logger {
+  let logger: Logger | undefined;
+  return () => {
+    logger ??= openLogger({ label: inv.syslogLabel, logLevel: logLevel() });
+    logger.setLogLevel(logLevel());
+    return logger;
+  };
+}
+
+/** -D and -X name files sendmail appends to; it stops at once when it cannot. */
+function cannotAppend(file: string): string | undefined {
+  try {
+    closeSync(openSync(file, 'a', 0o600));
+    return undefined;
+  } catch (e) {
+    return `cannot open ${file}: ${errnoText(e)}`;
+  }
 }
 
 function configInputs(inv: Invocation) {

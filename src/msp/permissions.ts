@@ -45,6 +45,11 @@ function trustedUid(trustedUser: string | number | null): number | undefined {
   return typeof trustedUser === 'number' ? trustedUser : lookupUser(trustedUser)?.uid;
 }
 
+/** Root, the TrustedUser, or a member of class t (sendmail's test for who may relabel the log). */
+export function isTrusted(config: Config, caller: Caller): boolean {
+  return caller.uid === 0 || caller.uid === trustedUid(config.options.TrustedUser) || (config.classes.get('t')?.has(caller.name) ?? false);
+}
+
 export function checkPermissions(inv: Invocation, config: Config, caller: Caller): Denial | undefined {
   if (caller.uid === 0 || caller.uid === trustedUid(config.options.TrustedUser)) return undefined;
   switch (inv.mode) {

@@ -21,13 +21,39 @@ export interface CommandCase {
   readonly stdout?: readonly string[];
   readonly stderr?: readonly string[];
   readonly exit?: number;
+  /**
+   * expected syslog lines, as `<priority>ident[PID]: text` with the time
+   * stamp dropped and the pid replaced; `{alice}` stands for alice's uid.
+   * Only compared when given.
+   */
+  readonly syslog?: readonly string[];
 }
 
 export interface CommandOutcome {
   readonly stdout: string[];
   readonly stderr: string[];
   readonly exit: number;
+  readonly syslog: string[];
 }
+
+export interface CaseRun {
+  readonly outcomes: CommandOutcome[];
+  /** the uid useradd gave alice in the sandbox */
+  readonly aliceUid: number;
+}
+
+/** Receives /dev/log datagrams for the whole run, one line each. */
+const RECEIVER = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind('/dev/log')
+os.chmod('/dev/log', 0o666)
+open(sys.argv[2], 'w').close()
+with open(sys.argv[1], 'ab', buffering=0) as f:
+    while True:
+        data = s.recv(65536)
+        f.write(data.replace(b'\\n', b' ').rstrip(b'\\0') + b'\\n')
+`;
 
 const SETUP = `
 set -u
@@ -42,25 +68,37 @@ mkdir -p /var/spool/mqueue /var/spool/clientmqueue
 chmod 700 /var/spool/mqueue
 chown smmsp:smmsp /var/spool/clientmqueue
 chmod 2770 /var/spool/clientmqueue
+id -u alice >"$W/alice.uid"
+/usr/bin/python3 "$W/receiver.py" "$W/syslog" "$W/receiver.ready" &
+for n in $(seq 200); do [ -e "$W/receiver.ready" ] && break; sleep 0.05; done
 cd /tmp
 for f in "$W"/case*.args; do
   i=\${f%.args}
   mapfile -d '' -t args < "$f"
   user=$(cat "$i.user")
   if [ -n "$user" ]; then
-    runuser -u "$user" -- bash -c 'exec -a sendmail "$0" "$@"' "$BIN" "\${args[@]}" >"$i.out" 2>"$i.err" <"$i.in"
+    setpriv --reuid="$user" --regid="$user" --init-groups -- bash -c 'exec -a sendmail "$0" "$@"' "$BIN" "\${args[@]}" >"$i.out" 2>"$i.err" <"$i.in"
   else
     bash -c 'exec -a sendmail "$0" "$@"' "$BIN" "\${args[@]}" >"$i.out" 2>"$i.err" <"$i.in"
   fi
   echo $? >"$i.rc"
+  mark="SENTINEL $(basename "$i")"
+  logger -u /dev/log -t compat "$mark"
+  for n in $(seq 200); do grep -q "$mark\$" "$W/syslog" && break; sleep 0.02; done
 done
 `;
 
-export async function runCases(binary: string, cases: readonly CommandCase[], configs: GeneratedConfig): Promise<CommandOutcome[]> {
+/** `<22>Nov 22 06:00:00 sm-mta[123]: text` → `<22>sm-mta[PID]: text` */
+function normaliseSyslog(line: string): string {
+  return line.replace(/^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '$1').replace(/^(<\d+>[^\[: ]+)\[\d+\]:/, '$1[PID]:');
+}
+
+export async function runCases(binary: string, cases: readonly CommandCase[], configs: GeneratedConfig): Promise<CaseRun> {
   const work = mkdtempSync(join(tmpdir(), 'postern-compat-'));
   try {
     writeFileSync(join(work, 'sendmail.cf'), configs.sendmailCf);
     writeFileSync(join(work, 'submit.cf'), configs.submitCf);
+    writeFileSync(join(work, 'receiver.py'), RECEIVER);
     cases.forEach((c, n) => {
       const base = join(work, `case${String(n).padStart(3, '0')}`);
       writeFileSync(`${base}.args`, c.args.map((a) => `${a}\0`).join(''));
@@ -69,15 +107,29 @@ export async function runCases(binary: string, cases: readonly CommandCase[], co
     });
     const result = await runInSandbox(['bash', '-c', SETUP, 'setup', work, binary], { timeoutMs: 300_000 });
     if (result.code !== 0) throw new Error(`sandbox run failed (${result.code}): ${result.stderr}`);
-    return cases.map((_, n) => {
-      const base = join(work, `case${String(n).padStart(3, '0')}`);
-      const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
+    const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
+    const logByCase = new Map<string, string[]>();
+    let pending: string[] = [];
+    for (const line of lines(join(work, 'syslog'))) {
+      const sentinel = / SENTINEL (case\d+)$/.exec(line);
+      if (sentinel === null) {
+        pending.push(normaliseSyslog(line));
+      } else {
+        logByCase.set(sentinel[1]!, pending);
+        pending = [];
+      }
+    }
+    const outcomes = cases.map((_, n) => {
+      const name = `case${String(n).padStart(3, '0')}`;
+      const base = join(work, name);
       return {
         stdout: lines(`${base}.out`),
         stderr: lines(`${base}.err`),
         exit: Number(readFileSync(`${base}.rc`, 'utf8').trim()),
+        syslog: logByCase.get(name) ?? [],
       };
     });
+    return { outcomes, aliceUid: Number(readFileSync(join(work, 'alice.uid'), 'utf8').trim()) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

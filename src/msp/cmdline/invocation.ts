@@ -112,6 +112,8 @@ export interface Invocation {
 export interface Diagnostic {
   readonly stream: 'stdout' | 'stderr';
   readonly text: string;
+  /** a system error (sendmail's syserr), which is also logged as SYSERR */
+  readonly systemError?: true;
 }
 
 export function initialMode(programName: string): OpMode {

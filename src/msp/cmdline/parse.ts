@@ -51,12 +51,12 @@ class Report {
 
   /** sendmail's syserr: sets ExitStat only when nothing set it before */
   system(err: PosternError): void {
-    this.say(err, err.message);
+    this.say(err, err.message, true);
     if (this.exitStatus === 0) this.exitStatus = err.exit;
   }
 
-  private say(cls: { code: string }, text: string): void {
-    this.output.push({ stream: 'stdout', text });
+  private say(cls: { code: string }, text: string, systemError = false): void {
+    this.output.push(systemError ? { stream: 'stdout', text, systemError } : { stream: 'stdout', text });
     this.errors.push(cls.code);
   }
 }
@@ -299,7 +299,9 @@ function defineMacro(inv: Invocation, arg: string, report: Report): void {
   if (arg.startsWith('{')) {
     const close = arg.indexOf('}');
     if (close < 0) {
-      report.system(new PosternError(ERR.CONFIG_BAD_VALUE, `Macro name too long: ${arg}`));
+      // sendmail's macid() complains, then the option cannot find the macro
+      report.system(new PosternError(ERR.CONFIG_BAD_VALUE, `Unbalanced { on ${arg.slice(1)}`));
+      report.system(new PosternError(ERR.CONFIG_BAD_VALUE, 'Unable to assign macro/class ID (mid = 0xffffffff)'));
       return;
     }
     name = arg.slice(1, close);

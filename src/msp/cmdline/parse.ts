@@ -5,19 +5,18 @@
  * far, so the caller decides when to stop.
  */
 import { basename } from 'node:path';
-import { ERR, PosternError, type ErrorClass } from '../../common/errors.js';
+import { ERR, PosternError } from '../../common/errors.js';
 import { EX } from '../../common/sysexits.js';
-import { parseInterval } from './convtime.js';
 import { OptionScanner, rewriteObsoleteForms } from './getopt.js';
+import { parseQueueRun } from './queue-run.js';
+import { Report } from './report.js';
 import {
   OP_MODES,
   initialMode,
   modeLetter,
   type Diagnostic,
   type Invocation,
-  type OpMode,
   type OptionSetting,
-  type QueueMatch,
 } from './invocation.js';
 
 /**
@@ -36,29 +35,6 @@ export interface ParseResult {
   readonly stop: boolean;
   /** error codes reported, in order (the tests' handle on what happened) */
   readonly errors: readonly string[];
-}
-
-class Report {
-  readonly output: Diagnostic[] = [];
-  readonly errors: string[] = [];
-  exitStatus = 0;
-
-  /** sendmail's usrerr followed by an explicit ExitStat assignment */
-  usage(cls: ErrorClass, text: string): void {
-    this.say(cls, text);
-    this.exitStatus = cls.exit;
-  }
-
-  /** sendmail's syserr: sets ExitStat only when nothing set it before */
-  system(err: PosternError): void {
-    this.say(err, err.message, true);
-    if (this.exitStatus === 0) this.exitStatus = err.exit;
-  }
-
-  private say(cls: { code: string }, text: string, systemError = false): void {
-    this.output.push(systemError ? { stream: 'stdout', text, systemError } : { stream: 'stdout', text });
-    this.errors.push(cls.code);
-  }
 }
 
 function newInvocation(argv0: string): Invocation {
@@ -351,72 +327,6 @@ function parseProtocol(inv: Invocation, arg: string): void {
   const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '');
   if (host !== '') inv.protocolHost = clean(host);
   if (proto !== '') inv.protocol = clean(proto);
-}
-
-const QUEUE_RUN_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['deliver', 'daemon', 'fgdaemon', 'print', 'printnqe', 'queuerun']);
-
-function parseQueueRun(inv: Invocation, rawArg: string, report: Report): void {
-  if (!QUEUE_RUN_MODES.has(inv.mode)) {
-    report.usage(ERR.USAGE_NOT_PERMITTED, `Can not use -q with -b${modeLetter(inv.mode)}`);
-    return;
-  }
-  if (inv.mode === 'deliver') inv.mode = 'queuerun';
-  inv.fullName = undefined;
-  const run = (inv.queueRun ??= {
-    interval: 0,
-    foreground: false,
-    persistent: false,
-    group: undefined,
-    byId: [],
-    byRecipient: [],
-    bySender: [],
-    byQuarantine: [],
-    items: 'normal',
-  });
-  const negate = rawArg.startsWith('!');
-  const arg = negate ? rawArg.slice(1) : rawArg;
-  const match = (): QueueMatch => ({ pattern: arg.slice(1), negate });
-  switch (arg[0]) {
-    case 'G':
-      if (negate) report.usage(ERR.USAGE_BAD_VALUE, 'Can not use -q!G');
-      else if (run.group !== undefined) report.usage(ERR.USAGE_BAD_VALUE, 'Can not use multiple -qG options');
-      else run.group = arg.slice(1);
-      return;
-    case 'I':
-      run.byId.unshift(match());
-      return;
-    case 'R':
-      run.byRecipient.unshift(match());
-      return;
-    case 'S':
-      run.bySender.unshift(match());
-      return;
-    case 'f':
-      run.foreground = true;
-      return;
-    case 'Q':
-      if (arg.length > 1) run.byQuarantine.unshift(match());
-      run.items = 'quarantined';
-      return;
-    case 'L':
-      run.items = 'lost';
-      return;
-    case 'p':
-      run.persistent = true;
-      if (run.interval === 0) run.interval = 1;
-      if (arg.length === 1) return;
-      queueInterval(run, arg.slice(1), report);
-      return;
-    default:
-      queueInterval(run, arg, report);
-  }
-}
-
-function queueInterval(run: { interval: number }, text: string, report: Report): void {
-  const { seconds, badUnits } = parseInterval(text, 'm');
-  for (const unit of badUnits) report.usage(ERR.USAGE_BAD_TIME_UNIT, `Invalid time unit \`${unit}'`);
-  run.interval = seconds;
-  if (seconds < 0) report.usage(ERR.USAGE_BAD_VALUE, 'Invalid -q value');
 }
 
 /** RFC 3461 xtext, as sendmail's xtextok checks a -V envelope id. */

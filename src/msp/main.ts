@@ -155,15 +155,18 @@ function printProblems(
       pending.splice(seen, 1);
       continue;
     }
-    if (p.code === 'CONFIG_UNSAFE' && p.severity === 'warning') out.stderr(p.message);
-    else say({ message: p.message, kind: 'system' });
+    // errors are sendmail's syserr (printed and logged); warnings are only printed
+    if (p.severity === 'error') say({ message: p.message, kind: 'system' });
+    else if (p.code === 'CONFIG_UNSAFE') out.stderr(p.message);
+    else out.stdout(p.message);
   }
 }
 
 async function runMode(inv: Invocation, _config: Config, _caller: Caller, out: Output): Promise<number> {
+  // sendmail reads the message before giving up on it, so that the program
+  // writing it (cron, PHP) is not killed by SIGPIPE half-way
+  if (inv.mode === 'deliver' && !AVAILABLE_MODES.has('deliver')) await drainStandardInput();
   if ((inv.mode === 'deliver' || inv.mode === 'verify') && inv.operands.length === 0 && !inv.recipientsFromHeaders) {
-    // sendmail reads the message before giving up, so a writer on the pipe does not die of SIGPIPE
-    if (inv.mode === 'deliver') await drainStandardInput();
     out.stdout('Recipient names must be specified');
     return EX.USAGE;
   }

@@ -143,3 +143,25 @@ test('npm start runs the daemon in the foreground, which says it is not availabl
   assert.equal(r.code, 69, r.stdout + r.stderr);
   assert.match(r.stderr, /foreground daemon mode \(-bD\) is not available yet/);
 });
+
+test('a message piped to a mode that cannot take it yet is read to the end, so the writer is not killed by SIGPIPE', async () => {
+  const child = spawn(sendmail, ['-C', join(repoRoot, 'conf', 'submit.cf'), 'root'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const chunk = Buffer.alloc(1 << 20, 'x');
+  const written = new Promise<void>((resolve, reject) => {
+    let left = 8;
+    const writeMore = () => {
+      while (left > 0) {
+        left--;
+        if (!child.stdin.write(chunk)) return void child.stdin.once('drain', writeMore);
+      }
+      child.stdin.end(resolve);
+    };
+    child.stdin.on('error', reject);
+    writeMore();
+  });
+  const [code] = await Promise.all([new Promise<number | null>((resolve) => child.on('close', resolve)), written]);
+  assert.equal(code, 69, stderr);
+  assert.match(stderr, /deliver mail \(-bm\) is not available yet/);
+});

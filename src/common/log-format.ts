@@ -13,7 +13,8 @@
  * that character instead (sendmail would log half a character as octal
  * escapes).
  */
-import { isIPv6 } from 'node:net';
+
+import { ipVersion } from './ip.js';
 
 /** syslog(3) buffer size sendmail assumes on Linux (conf.h). */
 export const SYSLOG_BUFSIZE = 1024;
@@ -190,7 +191,7 @@ function expandIPv6(address: string): string {
 export function anynetNtoa(address: string, options: { compressedIPv6?: boolean } = {}): string {
   const zone = address.indexOf('%');
   const bare = zone >= 0 ? address.slice(0, zone) : address;
-  if (!isIPv6(bare)) return address;
+  if (ipVersion(bare) !== 6) return address;
   const lower = bare.toLowerCase();
   const groups = expandIPv6(lower).split(':');
   if (groups.slice(0, 6).join(':') === '0:0:0:0:0:ffff') {

@@ -3,7 +3,7 @@
  * name lookup (long names, unique abbreviations, single letters), sticky
  * command-line values, and the value parsers of every option.
  */
-import { isIP } from 'node:net';
+import { ipVersion as isIP } from '../common/ip.js';
 import { ERR } from '../common/errors.js';
 import { expandMacros, munch, parseMacroName } from './macros.js';
 import { parseAliasSpecs } from './maps.js';

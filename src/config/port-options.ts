@@ -5,7 +5,7 @@
  * R= receive buffer / r= refuseLA).
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipVersion as isIP } from '../common/ip.js';
 import { defaultPortOptions } from './defaults.js';
 import type { AddressFamily, DeliveryMode, PortOptions } from './types.js';
 import { ValueError, isDigit } from './values.js';

@@ -1,0 +1,66 @@
+/**
+ * A queued message's envelope: everything that must be on disk, fsync'd,
+ * before the message counts as accepted (sendmail's qf file holds the same).
+ */
+
+/** RFC 3461 NOTIFY: 'never', or any of success/failure/delay; undefined = not given (failure,delay by default). */
+export interface Notify {
+  readonly never: boolean;
+  readonly success: boolean;
+  readonly failure: boolean;
+  readonly delay: boolean;
+}
+
+export type RecipientState = 'pending' | 'deferred' | 'sent' | 'bounced';
+
+export interface Recipient {
+  /** the address as it will be delivered to, without angle brackets */
+  readonly address: string;
+  /** RFC 3461 ORCPT (addr-type;xtext), when given */
+  readonly orcpt?: string;
+  readonly notify?: Notify;
+  state: RecipientState;
+  /** the last delivery attempt's status text ("Deferred: Connection refused by ..."), for mailq and DSNs */
+  statusText?: string;
+  /** the last enhanced status code (4.4.1, 5.1.1 ...) */
+  dsnStatus?: string;
+}
+
+/** Who handed the message over, as the kernel told the receiving side (SO_PEERCRED or file owner). */
+export interface Submitter {
+  readonly uid: number;
+  readonly gid: number;
+  /** login name at submission time, or "Unknown UID n" */
+  readonly name: string;
+}
+
+export interface Envelope {
+  readonly id: string;
+  /** envelope sender without brackets; '' is the null sender <> */
+  readonly sender: string;
+  readonly recipients: Recipient[];
+  /** RFC 3461 ENVID */
+  readonly envid?: string;
+  /** RFC 3461 RET */
+  readonly ret?: 'full' | 'hdrs';
+  /** RFC 6152 BODY */
+  readonly bodyType?: '7BIT' | '8BITMIME';
+  /** Received: headers counted at arrival (plus -h) */
+  readonly hopCount: number;
+  /** local submissions: who submitted; SMTP: undefined */
+  readonly submitter?: Submitter;
+  /** protocol ($r: ESMTP, SMTP, ...) and the client ($_: "alice@localhost" or "host [ip]") */
+  readonly protocol?: string;
+  readonly relay: string;
+  /** arrival time, ms since the epoch */
+  readonly arrival: number;
+  /** message size in bytes as stored (headers and body) */
+  readonly size: number;
+  /** the Message-Id header's value, for logging */
+  readonly messageId?: string;
+  /** quarantine reason, when held */
+  quarantine?: string;
+  /** delivery attempts so far, and when the next may be made (ms since the epoch) */
+  attempts: number;
+  nextAttempt: number;
+}

@@ -37,6 +37,9 @@ export const ERR = {
   CONFIG_UNSAFE: define('CONFIG_UNSAFE', EX.CONFIG, 451, '4.3.5'),
   CONFIG_MISSING: define('CONFIG_MISSING', EX.CONFIG, 451, '4.3.5'),
 
+  // the submission channel between the MSP and the daemon
+  SUBMIT_PROTOCOL: define('SUBMIT_PROTOCOL', EX.PROTOCOL, 554, '5.5.0'),
+
   // privileges and identities
   PRIV_NOT_TRUSTED: define('PRIV_NOT_TRUSTED', EX.USAGE, 550, '5.7.1'),
   PRIV_NO_PERMISSION: define('PRIV_NO_PERMISSION', EX.NOPERM, 550, '5.7.1'),

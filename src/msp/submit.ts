@@ -1,0 +1,78 @@
+/**
+ * `sendmail addr...` and `sendmail -t` as the caller: the request built
+ * from the command line, the message streamed from standard input to the
+ * daemon's submission socket, or, when no daemon answers, into the client
+ * queue.  Exit 0 only once the daemon has the message on disk or the
+ * client-queue file is complete and fsync'd.
+ */
+import { read } from 'node:fs';
+import type { Config } from '../config/index.js';
+import { EX } from '../common/sysexits.js';
+import type { Invocation } from './cmdline/invocation.js';
+import { queueForLater } from './client-queue.js';
+import type { Output } from './output.js';
+import type { Caller } from './permissions.js';
+import { PROTOCOL_VERSION, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
+
+/** Where the daemon listens for local submissions, unless submit.cf's ${SubmitSocket} says otherwise. */
+export const DEFAULT_SUBMIT_SOCKET = '/run/postern/submit.sock';
+
+export function submitSocketPath(config: Config): string {
+  return config.macros.get('SubmitSocket') ?? DEFAULT_SUBMIT_SOCKET;
+}
+
+export function submissionRequest(inv: Invocation, config: Config, caller: Caller): SubmissionRequest {
+  return {
+    version: PROTOCOL_VERSION,
+    recipients: inv.operands,
+    recipientsFromHeaders: inv.recipientsFromHeaders,
+    ignoreDots: config.options.IgnoreDots,
+    ...(inv.sender !== undefined ? { sender: inv.sender, senderFlag: inv.senderFlag } : {}),
+    ...(inv.fullName !== undefined ? { fullName: inv.fullName } : {}),
+    ...(inv.hopCount !== undefined ? { hopCount: inv.hopCount } : {}),
+    ...(inv.notify !== undefined ? { notify: inv.notify } : {}),
+    ...(inv.dsnReturn !== undefined ? { ret: inv.dsnReturn } : {}),
+    ...(inv.envid !== undefined ? { envid: inv.envid } : {}),
+    ...(inv.bodyType !== undefined ? { bodyType: inv.bodyType } : {}),
+    ...(inv.configFile !== undefined && caller.uid !== 0 ? { untrustedConfig: inv.configFile } : {}),
+  };
+}
+
+/**
+ * Standard input as a stream of buffers, read with plain reads on fd 0
+ * (process.stdin would load Node's stream and tty machinery into every
+ * submission).  Reading starts only when the consumer asks, so a message
+ * that could not be sent to the daemon is still there for the client queue.
+ */
+export async function* standardInput(): AsyncIterable<Buffer> {
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(1 << 16);
+    const n = await new Promise<number>((resolve, reject) =>
+      read(0, buffer, 0, buffer.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    );
+    if (n === 0) return;
+    yield buffer.subarray(0, n);
+  }
+}
+
+const DAEMON_ABSENT = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+
+export async function submitFromStandardInput(inv: Invocation, config: Config, caller: Caller, out: Output): Promise<number> {
+  const request = submissionRequest(inv, config, caller);
+  const message = standardInput();
+  let reply: SubmissionReply;
+  try {
+    reply = await submitMessage(submitSocketPath(config), request, message);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined || !DAEMON_ABSENT.has(code)) throw e;
+    const dir = config.options.QueueDirectory;
+    if (dir === null) {
+      out.stdout('QueueDirectory (Q) option must be set');
+      return EX.CONFIG;
+    }
+    reply = await queueForLater(dir, request, message);
+  }
+  for (const line of reply.lines) out.stdout(line);
+  return reply.ok ? EX.OK : reply.exit;
+}

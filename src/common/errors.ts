@@ -39,6 +39,10 @@ export const ERR = {
 
   // the submission channel between the MSP and the daemon
   SUBMIT_PROTOCOL: define('SUBMIT_PROTOCOL', EX.PROTOCOL, 554, '5.5.0'),
+  // a submitted message: sendmail -t finding no recipient says so and exits 0 (Debian's 8.17, measured)
+  SUBMIT_NO_RECIPIENTS: define('SUBMIT_NO_RECIPIENTS', EX.OK, 554, '5.5.1'),
+  SUBMIT_TOO_MANY_HOPS: define('SUBMIT_TOO_MANY_HOPS', EX.UNAVAILABLE, 554, '5.4.6'),
+  SUBMIT_HEADERS_TOO_LARGE: define('SUBMIT_HEADERS_TOO_LARGE', EX.DATAERR, 552, '5.6.0'),
 
   // privileges and identities
   PRIV_NOT_TRUSTED: define('PRIV_NOT_TRUSTED', EX.USAGE, 550, '5.7.1'),

@@ -37,7 +37,8 @@ export interface ParseResult {
   readonly errors: readonly string[];
 }
 
-function newInvocation(argv0: string): Invocation {
+/** An invocation with nothing given: what `argv0` alone asks for. */
+export function newInvocation(argv0: string): Invocation {
   const programName = basename(argv0);
   return {
     argv0,

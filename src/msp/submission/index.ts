@@ -21,15 +21,15 @@
  *                   reader.ts); consume it once, after this resolves.
  *       hopCount    max(-h, trace headers incl. our own Received), as sendmail
  *       fullName    $x (for the qf's Full-Name line), messageId, warnings.
- *     Throws SubmissionError:
- *       NO_RECIPIENTS_IN_HEADER  -t and nobody to send to.  sendmail prints
+ *     Throws SubmissionError (a PosternError, codes from the registry):
+ *       SUBMIT_NO_RECIPIENTS  -t and nobody to send to.  sendmail prints
  *         "No recipient addresses found in header", queues nothing and
  *         exits 0 (measured): `exit` is 0.
- *       TOO_MANY_HOPS  hopCount > MaxHopCount: sendmail exits 69 after
+ *       SUBMIT_TOO_MANY_HOPS  hopCount > MaxHopCount: sendmail exits 69 after
  *         "554 5.4.6 Too many hops 26 (25 max): from alice via localhost, to a@b"
  *         and saves dead.letter; the error carries `submission` so the
  *         caller can do that.
- *       HEADERS_TOO_LARGE  "552 5.6.0 Headers too large (32768 max)", input discarded.
+ *       SUBMIT_HEADERS_TOO_LARGE  "552 5.6.0 Headers too large (32768 max)", input discarded.
  *
  * Headers added (submit.cf's H lines, in its order, each only when the
  * message lacks it; Resent-Date/-From/-Message-Id only when the message has

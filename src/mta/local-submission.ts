@@ -1,0 +1,129 @@
+/**
+ * The daemon's side of a local submission (`sendmail -t` and friends, over
+ * the submission socket or from the client-queue runner): who submitted is
+ * the kernel's word (SO_PEERCRED, or the owner of a client-queue file as the
+ * runner reports it); the message is read and its headers made under
+ * submit.cf's rules, as sendmail's MSP makes them, so the trust decisions
+ * (X-Authentication-Warning for -f) are taken here, where the caller cannot
+ * influence them; then it is queued, and only once the queue has it on disk
+ * is the reply "accepted".
+ */
+import type { SystemIdentity } from '../common/identity.js';
+import { isPosternError } from '../common/errors.js';
+import { localAuthinfo, type Logger } from '../common/log.js';
+import type { Config } from '../config/index.js';
+import { newInvocation } from '../msp/cmdline/parse.js';
+import type { Invocation } from '../msp/cmdline/invocation.js';
+import { readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
+import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
+import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
+import type { Envelope, Recipient } from '../queue/envelope.js';
+import { ERR } from '../common/errors.js';
+
+/** What the handler needs from the queue: a durable accept, resolving only once the message is on disk. */
+export interface QueueSink {
+  assignId(): Promise<string>;
+  accept(envelope: Envelope, content: AsyncIterable<Buffer>): Promise<void>;
+}
+
+export interface LocalSubmissionDeps {
+  /** submit.cf, read by the daemon: its trusted users, PrivacyOptions, MaxHopCount... */
+  readonly submitConfig: Config;
+  readonly identity: SystemIdentity;
+  readonly queue: QueueSink;
+  readonly log?: Logger;
+  readonly now?: () => Date;
+}
+
+/** The command line the MSP was given, as far as the request says it (and nothing of who gave it). */
+export function invocationFromRequest(request: SubmissionRequest): Invocation {
+  const inv = newInvocation('sendmail');
+  inv.operands.push(...request.recipients);
+  inv.recipientsFromHeaders = request.recipientsFromHeaders;
+  if (request.ignoreDots) inv.options.push({ letter: 'i', text: 'T' });
+  inv.sender = request.sender;
+  inv.senderFlag = request.senderFlag;
+  inv.fullName = request.fullName;
+  inv.hopCount = request.hopCount;
+  inv.notify = request.notify === undefined ? undefined : { ...request.notify };
+  inv.dsnReturn = request.ret;
+  inv.envid = request.envid;
+  inv.bodyType = request.bodyType;
+  return inv;
+}
+
+function passwdEntry(uid: number, gid: number): PasswdEntry {
+  return lookupUser(uid) ?? { name: `Unknown UID ${uid}`, uid, gid, gecos: '', home: '/', shell: '' };
+}
+
+async function* messageContent(submission: Submission): AsyncIterable<Buffer> {
+  yield Buffer.from(submission.headers, 'latin1');
+  for await (const chunk of submission.body) yield chunk;
+}
+
+export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
+  return async ({ request, peer, body }): Promise<SubmissionReply> => {
+    const uid = request.onBehalfOf ?? peer.uid;
+    const caller = passwdEntry(uid, uid === peer.uid ? peer.gid : (lookupUser(uid)?.gid ?? uid));
+    const queueId = await deps.queue.assignId();
+    const arrival = deps.now?.() ?? new Date();
+    let submission: Submission;
+    try {
+      submission = await readSubmission(body, {
+        invocation: invocationFromRequest(request),
+        config: deps.submitConfig,
+        caller,
+        identity: deps.identity,
+        queueId,
+        now: arrival,
+      });
+    } catch (e) {
+      if (e instanceof SubmissionError) return refusal(ERR[e.code as keyof typeof ERR], e.message);
+      throw e;
+    }
+    const recipients: Recipient[] = submission.recipients.map((address) => ({
+      address,
+      state: 'pending',
+      ...(request.notify !== undefined ? { notify: request.notify } : {}),
+    }));
+    // the bytes stored, headers included (sendmail's from= counts what it collected)
+    let size = 0;
+    const counted = (async function* () {
+      for await (const chunk of messageContent(submission)) {
+        size += chunk.length;
+        yield chunk;
+      }
+    })();
+    const envelope: Envelope = {
+      id: queueId,
+      sender: submission.sender,
+      recipients,
+      ...(request.envid !== undefined ? { envid: request.envid } : {}),
+      ...(request.ret !== undefined ? { ret: request.ret } : {}),
+      ...(request.bodyType !== undefined ? { bodyType: request.bodyType.toUpperCase() === '8BITMIME' ? '8BITMIME' : '7BIT' } : {}),
+      hopCount: submission.hopCount,
+      submitter: { uid: caller.uid, gid: caller.gid, name: caller.name },
+      relay: localAuthinfo(caller.name),
+      arrival: arrival.getTime(),
+      size: 0,
+      ...(submission.messageId !== undefined ? { messageId: submission.messageId } : {}),
+      attempts: 0,
+      nextAttempt: arrival.getTime(),
+    };
+    try {
+      await deps.queue.accept(envelope, counted);
+    } catch (e) {
+      if (isPosternError(e)) return refusal(ERR[e.code], e.message);
+      throw e;
+    }
+    deps.log?.logSender(queueId, {
+      from: submission.sender,
+      size,
+      class: 0,
+      nrcpts: recipients.length,
+      ...(submission.messageId !== undefined ? { msgid: submission.messageId } : {}),
+      relay: { kind: 'authinfo', authinfo: localAuthinfo(caller.name) },
+    });
+    return { ok: true, id: queueId, lines: submission.warnings };
+  };
+}

@@ -124,6 +124,7 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
       ...(submission.messageId !== undefined ? { msgid: submission.messageId } : {}),
       relay: { kind: 'authinfo', authinfo: localAuthinfo(caller.name) },
     });
-    return { ok: true, id: queueId, lines: submission.warnings };
+    // submission.warnings went into the message as X-Authentication-Warning; sendmail does not tell the caller
+    return { ok: true, id: queueId, lines: [] };
   };
 }

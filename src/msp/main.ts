@@ -18,6 +18,7 @@ import { emit, processOutput, writeRaw, type Output } from './output.js';
 import { checkPermissions, callerIdentity, isTrusted, type Caller } from './permissions.js';
 import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
 import { versionReport, wantsVersionReport } from './version.js';
+import { printQueue } from './print-queue.js';
 
 /** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
 export const CONFIG_DIR = '/etc/mail';
@@ -162,7 +163,7 @@ function printProblems(
   }
 }
 
-async function runMode(inv: Invocation, _config: Config, _caller: Caller, out: Output): Promise<number> {
+async function runMode(inv: Invocation, config: Config, _caller: Caller, out: Output): Promise<number> {
   // sendmail reads the message before giving up on it, so that the program
   // writing it (cron, PHP) is not killed by SIGPIPE half-way
   if (inv.mode === 'deliver' && !AVAILABLE_MODES.has('deliver')) await drainStandardInput();
@@ -170,8 +171,10 @@ async function runMode(inv: Invocation, _config: Config, _caller: Caller, out: O
     out.stdout('Recipient names must be specified');
     return EX.USAGE;
   }
-  if (!AVAILABLE_MODES.has(inv.mode)) {
-    const err = unavailable(inv.mode, inv.recipientsFromHeaders ? 'mail submission (-t)' : describeMode(inv.mode));
+  if (inv.mode === 'print' && !config.options.UseMSP) return printQueue(config, out);
+  if (!AVAILABLE_MODES.has(inv.mode) || inv.mode === 'print') {
+    const what = inv.recipientsFromHeaders ? 'mail submission (-t)' : inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : describeMode(inv.mode);
+    const err = unavailable(inv.mode, what);
     out.stderr(`${inv.argv0}: ${err.message}`);
     return err.exit;
   }

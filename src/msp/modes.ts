@@ -26,8 +26,8 @@ const DESCRIPTIONS: Readonly<Record<OpMode, string>> = {
   queuerun: 'queue run (-q)',
 };
 
-/** Modes this build carries out; every other mode answers EX_UNAVAILABLE. */
-export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig']);
+/** Modes this build carries out; every other mode answers EX_UNAVAILABLE (print: the MTA queue only, not -Ac). */
+export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'print']);
 
 export function describeMode(mode: OpMode): string {
   return DESCRIPTIONS[mode];

@@ -97,6 +97,11 @@ test('alice submits with -t and an untrusted -f; the daemon queues it with sendm
     echo "forger=$(as_alice "$NODE" "$W/forger.mjs")"
     kill -TERM $DAEMON; wait $DAEMON
     echo "dump=$("$NODE" "$W/dump.mjs")"
+    cp '${join(repoRoot, 'conf', 'sendmail.cf')}' /etc/mail/sendmail.cf
+    '${join(repoRoot, 'bin', 'mailq')}' > "$W/mailq.out" 2>&1; echo "mailq=$?"
+    echo "mailq-text=$(base64 -w0 < "$W/mailq.out")"
+    as_alice '${join(repoRoot, 'bin', 'mailq')}' > "$W/mailq-alice.out" 2>&1; echo "mailq-alice=$?"
+    echo "mailq-alice-text=$(base64 -w0 < "$W/mailq-alice.out")"
   `, { hostname: 'mx.example.test' });
   assert.equal(r.code, 0, r.stderr);
   const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
@@ -122,4 +127,16 @@ test('alice submits with -t and an untrusted -f; the daemon queues it with sendm
   assert.match(dump.mailq, new RegExp(`^\\t\\t/var/spool/mqueue \\(2 requests\\)\\n-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\\n`));
   assert.match(dump.mailq, /\t\tTotal requests: 2\n$/);
   assert.match(dump.mailq, new RegExp(`${id}  +\\d+ \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d boss@example\\.com\\n`));
+
+  // bin/mailq reads the same queue, as root; a user may not enter it (sendmail's 0700 queue)
+  assert.equal(line('mailq'), '0');
+  const listing = Buffer.from(line('mailq-text'), 'base64').toString();
+  assert.match(listing, /^\t\t\/var\/spool\/mqueue \(2 requests\)\n/);
+  assert.match(listing, new RegExp(`\\n${id}  +5 \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d boss@example\\.com\\n(\\t\\t\\t\\t\\t [a-z]+@example\\.(org|net)\\n){4}`));
+  assert.match(listing, /\t\tTotal requests: 2\n$/);
+  assert.equal(line('mailq-alice'), '78');
+  assert.equal(
+    Buffer.from(line('mailq-alice-text'), 'base64').toString(),
+    'can not chdir(/var/spool/mqueue/): Permission denied\nProgram mode requires special privileges, e.g., root or TrustedUser.\n',
+  );
 });

@@ -1,0 +1,33 @@
+/**
+ * `mailq` / `sendmail -bp` for the MTA queue.  Who may look is the file
+ * system's answer, as with sendmail's mode 0700 queue: a user who cannot
+ * enter QueueDirectory gets sendmail's "can not chdir" and exit 78.  The
+ * queue library (and better-sqlite3 with it) is loaded only here, never on
+ * the submission path.
+ */
+import { accessSync, constants } from 'node:fs';
+import { EX } from '../common/sysexits.js';
+import { errnoText } from '../config/values.js';
+import type { Config } from '../config/index.js';
+import type { Output } from './output.js';
+import { writeRaw } from './output.js';
+
+export async function printQueue(config: Config, out: Output): Promise<number> {
+  const dir = config.options.QueueDirectory;
+  if (dir === null) {
+    out.stdout('QueueDirectory (Q) option must be set');
+    return EX.CONFIG;
+  }
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    out.stdout(`can not chdir(${dir}/): ${errnoText(e)}`);
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
+    return EX.CONFIG;
+  }
+  const { readEnvelopes, mailqEntries } = await import('../queue/listing.js');
+  const { formatMailq, sortForListing } = await import('../queue/mailq.js');
+  const entries = sortForListing(mailqEntries(dir, readEnvelopes(dir)), config.options.QueueSortOrder ?? 'priority');
+  writeRaw(out, formatMailq([{ label: dir, entries }], config.options.Verbose));
+  return EX.OK;
+}

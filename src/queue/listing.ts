@@ -1,0 +1,66 @@
+/**
+ * Reading the queue for `mailq` without changing it: the envelope database
+ * opened read-only (no recovery, no writer), each message's body size taken
+ * from its content file as sendmail prints its df file's size.
+ */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Envelope } from './envelope.js';
+import { messagePriority, type MailqEntry } from './mailq.js';
+
+const DB_NAME = 'queue.db';
+const CONTENT_DIR = 'df';
+
+export function readEnvelopes(dir: string): Envelope[] {
+  if (!existsSync(join(dir, DB_NAME))) return [];
+  const db = new Database(join(dir, DB_NAME), { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare<[], { envelope: string }>('SELECT envelope FROM messages ORDER BY arrival, id')
+      .all()
+      .map((r) => JSON.parse(r.envelope) as Envelope);
+  } finally {
+    db.close();
+  }
+}
+
+/** The size of the body: the content file less its header block. */
+function bodySize(dir: string, id: string): number {
+  const path = join(dir, CONTENT_DIR, id);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return -1;
+  }
+  try {
+    const size = statSync(path).size;
+    const head = Buffer.alloc(Math.min(size, 256 * 1024));
+    const n = readSync(fd, head, 0, head.length, 0);
+    const end = head.subarray(0, n).indexOf('\n\n');
+    return end < 0 ? 0 : size - (end + 2);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What mailq shows of each queued message: the recipients still to be delivered, the last deferral. */
+export function mailqEntries(dir: string, envelopes: readonly Envelope[]): MailqEntry[] {
+  return envelopes.map((e) => {
+    const open = e.recipients.filter((r) => r.state === 'pending' || r.state === 'deferred');
+    const status = e.recipients.find((r) => r.statusText !== undefined)?.statusText;
+    return {
+      id: e.id,
+      bodySize: bodySize(dir, e.id),
+      priority: messagePriority(e.size, open.length, e.attempts),
+      arrival: e.arrival,
+      sender: e.sender === '' ? '<>' : e.sender,
+      recipients: open.map((r) => r.address),
+      ...(status !== undefined ? { statusText: status } : {}),
+      ...(e.bodyType !== undefined ? { bodyType: e.bodyType } : {}),
+      ...(e.quarantine !== undefined ? { quarantine: e.quarantine } : {}),
+      ...(e.submitter !== undefined ? { controllingUser: e.submitter.name } : {}),
+    };
+  });
+}

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { distImport, runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { putFile } from '../helpers/scripts.js';
 
 const CQ = '/var/spool/clientmqueue';
 const SOCKET = '/run/postern/submit.sock';
@@ -37,8 +38,6 @@ const { runClientQueue } = await import(${JSON.stringify(distImport('src/msp/cli
 process.stdout.write(JSON.stringify(await runClientQueue('${CQ}', '${SOCKET}')));
 `;
 
-/** A bash line that writes `text` to $W/name without a here-document (the text is base64). */
-const put = (name: string, text: string) => `echo ${Buffer.from(text).toString('base64')} | base64 -d > "$W/${name}"`;
 
 test('the client queue keeps users apart and the runner submits for the file\'s owner', async (t) => {
   const skip = await sandboxSkipReason();
@@ -46,9 +45,9 @@ test('the client queue keeps users apart and the runner submits for the file\'s 
   const r = await runInSandbox(`
     set -u
     W=$(mktemp -d /run/cqtest.XXXX); chmod 755 "$W"
-    ${put('alice.mjs', WRITE_AS_ALICE)}
-    ${put('daemon.mjs', STUB_DAEMON)}
-    ${put('runner.mjs', RUN_AS_SMMSP)}
+    ${putFile('alice.mjs', WRITE_AS_ALICE)}
+    ${putFile('daemon.mjs', STUB_DAEMON)}
+    ${putFile('runner.mjs', RUN_AS_SMMSP)}
     chmod 644 "$W"/*.mjs
     useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
     useradd --create-home --user-group alice

@@ -12,6 +12,7 @@ import { checkOptionSetting } from '../../src/msp/command-options.js';
 import { loadConfig } from '../../src/config/index.js';
 import { repoRoot } from '../helpers/peers.js';
 import { distImport, runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { MSP_SCRIPT, putFile } from '../helpers/scripts.js';
 import { join } from 'node:path';
 
 test('the request carries what the command line said, and nothing about who is asking', () => {
@@ -37,19 +38,6 @@ test('the request carries what the command line said, and nothing about who is a
   assert.equal(submissionRequest(withC, config, { uid: 0, gid: 0, name: 'root' }).untrustedConfig, undefined);
 });
 
-/** As the MSP's deliver mode does it, from a script run as the user with the message on its stdin. */
-const MSP = `
-const { parseCommandLine } = await import(${JSON.stringify(distImport('src/msp/cmdline/parse.js'))});
-const { checkOptionSetting, commandLineOptions } = await import(${JSON.stringify(distImport('src/msp/command-options.js'))});
-const { loadConfig } = await import(${JSON.stringify(distImport('src/config/index.js'))});
-const { callerIdentity } = await import(${JSON.stringify(distImport('src/msp/permissions.js'))});
-const { submitFromStandardInput } = await import(${JSON.stringify(distImport('src/msp/submit.js'))});
-const { invocation } = parseCommandLine('sendmail', process.argv.slice(2), checkOptionSetting);
-const { config } = loadConfig('/etc/mail/submit.cf', { commandLineOptions: commandLineOptions(invocation.options) });
-const lines = [];
-process.exitCode = await submitFromStandardInput(invocation, config, callerIdentity(), { stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
-process.stdout.write(JSON.stringify(lines));
-`;
 
 const DAEMON = `
 const { serveSubmissions } = await import(${JSON.stringify(distImport('src/msp/submit-protocol.js'))});
@@ -65,7 +53,6 @@ const server = serveSubmissions('/run/postern/submit.sock', async (s) => {
 server.on('listening', () => { chmodSync('/run/postern/submit.sock', 0o666); appendFileSync('/run/postern/ready', 'y'); });
 `;
 
-const put = (name: string, text: string) => `echo ${Buffer.from(text).toString('base64')} | base64 -d > "$W/${name}"`;
 
 test('piped into the MSP as alice: to the daemon when it listens, to the client queue when it does not', async (t) => {
   const skip = await sandboxSkipReason();
@@ -73,8 +60,8 @@ test('piped into the MSP as alice: to the daemon when it listens, to the client 
   const r = await runInSandbox(`
     set -u
     W=$(mktemp -d /run/msptest.XXXX); chmod 755 "$W"
-    ${put('msp.mjs', MSP)}
-    ${put('daemon.mjs', DAEMON)}
+    ${putFile('msp.mjs', MSP_SCRIPT)}
+    ${putFile('daemon.mjs', DAEMON)}
     chmod 644 "$W"/*.mjs
     cp '${join(repoRoot, 'conf', 'submit.cf')}' /etc/mail/submit.cf
     useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp

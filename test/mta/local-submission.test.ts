@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { repoRoot } from '../helpers/peers.js';
 import { distImport, runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { MSP_SCRIPT, putFile } from '../helpers/scripts.js';
 
 const DAEMON = `
 const { openQueue } = await import(${JSON.stringify(distImport('src/queue/index.js'))});
@@ -31,18 +32,6 @@ server.on('listening', () => { chmodSync('/run/postern/submit.sock', 0o666); app
 process.on('SIGTERM', async () => { server.close(); await queue.close(); process.exit(0); });
 `;
 
-const MSP = `
-const { parseCommandLine } = await import(${JSON.stringify(distImport('src/msp/cmdline/parse.js'))});
-const { checkOptionSetting, commandLineOptions } = await import(${JSON.stringify(distImport('src/msp/command-options.js'))});
-const { loadConfig } = await import(${JSON.stringify(distImport('src/config/index.js'))});
-const { callerIdentity } = await import(${JSON.stringify(distImport('src/msp/permissions.js'))});
-const { submitFromStandardInput } = await import(${JSON.stringify(distImport('src/msp/submit.js'))});
-const { invocation } = parseCommandLine('sendmail', process.argv.slice(2), checkOptionSetting);
-const { config } = loadConfig('/etc/mail/submit.cf', { commandLineOptions: commandLineOptions(invocation.options) });
-const lines = [];
-process.exitCode = await submitFromStandardInput(invocation, config, callerIdentity(), { stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
-process.stdout.write(JSON.stringify(lines));
-`;
 
 const FORGER = `
 const { submitMessage } = await import(${JSON.stringify(distImport('src/msp/submit-protocol.js'))});
@@ -70,7 +59,6 @@ await queue.close();
 process.stdout.write(JSON.stringify({ messages: out, mailq: formatMailq([{ label: '/var/spool/mqueue', entries: sortForListing(entries) }], false) }));
 `;
 
-const put = (name: string, text: string) => `echo ${Buffer.from(text).toString('base64')} | base64 -d > "$W/${name}"`;
 
 test('alice submits with -t and an untrusted -f; the daemon queues it with sendmail\'s headers', async (t) => {
   const skip = await sandboxSkipReason();
@@ -79,10 +67,10 @@ test('alice submits with -t and an untrusted -f; the daemon queues it with sendm
     set -u
     echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
     W=$(mktemp -d /run/e2e.XXXX); chmod 755 "$W"
-    ${put('daemon.mjs', DAEMON)}
-    ${put('msp.mjs', MSP)}
-    ${put('forger.mjs', FORGER)}
-    ${put('dump.mjs', DUMP)}
+    ${putFile('daemon.mjs', DAEMON)}
+    ${putFile('msp.mjs', MSP_SCRIPT)}
+    ${putFile('forger.mjs', FORGER)}
+    ${putFile('dump.mjs', DUMP)}
     chmod 644 "$W"/*.mjs
     cp '${join(repoRoot, 'conf', 'submit.cf')}' /etc/mail/submit.cf
     useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp

@@ -1,0 +1,29 @@
+/**
+ * Pieces of the sandboxed end-to-end tests: small programs run inside the
+ * sandbox as a given user, and a way to hand them over without a
+ * here-document (whose terminator could appear in the text).
+ */
+import { distImport } from './sandbox.js';
+
+/** A bash line that writes `text` to "$W/name" (W: the test's work directory). */
+export function putFile(name: string, text: string): string {
+  return `echo ${Buffer.from(text).toString('base64')} | base64 -d > "$W/${name}"`;
+}
+
+/**
+ * The MSP's deliver mode as bin/sendmail will run it, as a script: command
+ * line from argv, /etc/mail/submit.cf, the message on stdin; prints the
+ * lines it would print, as JSON, and exits with its status.
+ */
+export const MSP_SCRIPT = `
+const { parseCommandLine } = await import(${JSON.stringify(distImport('src/msp/cmdline/parse.js'))});
+const { checkOptionSetting, commandLineOptions } = await import(${JSON.stringify(distImport('src/msp/command-options.js'))});
+const { loadConfig } = await import(${JSON.stringify(distImport('src/config/index.js'))});
+const { callerIdentity } = await import(${JSON.stringify(distImport('src/msp/permissions.js'))});
+const { submitFromStandardInput } = await import(${JSON.stringify(distImport('src/msp/submit.js'))});
+const { invocation } = parseCommandLine('sendmail', process.argv.slice(2), checkOptionSetting);
+const { config } = loadConfig('/etc/mail/submit.cf', { commandLineOptions: commandLineOptions(invocation.options) });
+const lines = [];
+process.exitCode = await submitFromStandardInput(invocation, config, callerIdentity(), { stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
+process.stdout.write(JSON.stringify(lines));
+`;

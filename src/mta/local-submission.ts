@@ -9,7 +9,7 @@
  * is the reply "accepted".
  */
 import type { SystemIdentity } from '../common/identity.js';
-import { isPosternError } from '../common/errors.js';
+import { ERR, isPosternError } from '../common/errors.js';
 import { localAuthinfo, type Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { newInvocation } from '../msp/cmdline/parse.js';
@@ -18,7 +18,6 @@ import { readSubmission, SubmissionError, type Submission } from '../msp/submiss
 import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
 import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
 import type { Envelope, Recipient } from '../queue/envelope.js';
-import { ERR } from '../common/errors.js';
 
 /** What the handler needs from the queue: a durable accept, resolving only once the message is on disk. */
 export interface QueueSink {

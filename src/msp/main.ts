@@ -4,7 +4,7 @@
  * The order of these steps is sendmail's (main.c), because the order decides
  * which error a caller sees first.
  */
-import { closeSync, existsSync, fstatSync, openSync, read } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import { errnoText } from '../config/values.js';
 import { ERR, PosternError } from '../common/errors.js';
 import { systemIdentity } from '../common/identity.js';
@@ -19,6 +19,7 @@ import { checkPermissions, callerIdentity, isTrusted, type Caller } from './perm
 import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
 import { versionReport, wantsVersionReport } from './version.js';
 import { printQueue } from './print-queue.js';
+import { standardInput } from './stdin.js';
 
 /** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
 export const CONFIG_DIR = '/etc/mail';
@@ -172,7 +173,7 @@ async function runMode(inv: Invocation, config: Config, _caller: Caller, out: Ou
     return EX.USAGE;
   }
   if (inv.mode === 'print' && !config.options.UseMSP) return printQueue(config, out);
-  if (!AVAILABLE_MODES.has(inv.mode) || inv.mode === 'print') {
+  if (!AVAILABLE_MODES.has(inv.mode)) {
     const what = inv.recipientsFromHeaders ? 'mail submission (-t)' : inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : describeMode(inv.mode);
     const err = unavailable(inv.mode, what);
     out.stderr(`${inv.argv0}: ${err.message}`);
@@ -181,16 +182,8 @@ async function runMode(inv: Invocation, config: Config, _caller: Caller, out: Ou
   throw new PosternError(ERR.INTERNAL, `mode ${inv.mode} is marked available but has no handler`);
 }
 
-/**
- * Reads standard input to its end with plain reads on fd 0: process.stdin
- * would load Node's stream and tty machinery, which costs a submission
- * several milliseconds of start-up.  A terminal (a character device) is not
- * waited on.
- */
+/** Reads standard input to its end (a terminal, a character device, is not waited on). */
 async function drainStandardInput(): Promise<void> {
   if (fstatSync(0).isCharacterDevice()) return;
-  const buffer = Buffer.allocUnsafe(1 << 16);
-  const readChunk = () =>
-    new Promise<number>((resolve, reject) => read(0, buffer, 0, buffer.length, null, (err, n) => (err ? reject(err) : resolve(n))));
-  while ((await readChunk()) > 0);
+  for await (const chunk of standardInput()) void chunk;
 }

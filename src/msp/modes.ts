@@ -26,8 +26,12 @@ const DESCRIPTIONS: Readonly<Record<OpMode, string>> = {
   queuerun: 'queue run (-q)',
 };
 
-/** Modes this build carries out; every other mode answers EX_UNAVAILABLE (print: the MTA queue only, not -Ac). */
-export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'print']);
+/**
+ * Modes this build carries out in full; every other mode answers
+ * EX_UNAVAILABLE.  (-bp is carried out for the MTA queue before this set is
+ * consulted; the client-queue listing, -Ac -bp, is not built yet.)
+ */
+export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig']);
 
 export function describeMode(mode: OpMode): string {
   return DESCRIPTIONS[mode];

@@ -27,7 +27,7 @@ export async function printQueue(config: Config, out: Output): Promise<number> {
   }
   const { readEnvelopes, mailqEntries } = await import('../queue/listing.js');
   const { formatMailq, sortForListing } = await import('../queue/mailq.js');
-  const entries = sortForListing(mailqEntries(dir, readEnvelopes(dir)), config.options.QueueSortOrder ?? 'priority');
+  const entries = sortForListing(mailqEntries(dir, readEnvelopes(dir)), config.options.QueueSortOrder);
   writeRaw(out, formatMailq([{ label: dir, entries }], config.options.Verbose));
   return EX.OK;
 }

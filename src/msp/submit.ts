@@ -5,11 +5,11 @@
  * queue.  Exit 0 only once the daemon has the message on disk or the
  * client-queue file is complete and fsync'd.
  */
-import { read } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { EX } from '../common/sysexits.js';
 import type { Invocation } from './cmdline/invocation.js';
 import { queueForLater } from './client-queue.js';
+import { standardInput } from './stdin.js';
 import type { Output } from './output.js';
 import type { Caller } from './permissions.js';
 import { PROTOCOL_VERSION, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
@@ -36,23 +36,6 @@ export function submissionRequest(inv: Invocation, config: Config, caller: Calle
     ...(inv.bodyType !== undefined ? { bodyType: inv.bodyType } : {}),
     ...(inv.configFile !== undefined && caller.uid !== 0 ? { untrustedConfig: inv.configFile } : {}),
   };
-}
-
-/**
- * Standard input as a stream of buffers, read with plain reads on fd 0
- * (process.stdin would load Node's stream and tty machinery into every
- * submission).  Reading starts only when the consumer asks, so a message
- * that could not be sent to the daemon is still there for the client queue.
- */
-export async function* standardInput(): AsyncIterable<Buffer> {
-  for (;;) {
-    const buffer = Buffer.allocUnsafe(1 << 16);
-    const n = await new Promise<number>((resolve, reject) =>
-      read(0, buffer, 0, buffer.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))),
-    );
-    if (n === 0) return;
-    yield buffer.subarray(0, n);
-  }
 }
 
 const DAEMON_ABSENT = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);

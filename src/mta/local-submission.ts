@@ -51,19 +51,15 @@ export function invocationFromRequest(request: SubmissionRequest): Invocation {
   return inv;
 }
 
+/** The submitter's passwd entry; one without an entry keeps sendmail's "Unknown UID n" and the kernel's gid. */
 function passwdEntry(uid: number, gid: number): PasswdEntry {
   return lookupUser(uid) ?? { name: `Unknown UID ${uid}`, uid, gid, gecos: '', home: '/', shell: '' };
-}
-
-async function* messageContent(submission: Submission): AsyncIterable<Buffer> {
-  yield Buffer.from(submission.headers, 'latin1');
-  for await (const chunk of submission.body) yield chunk;
 }
 
 export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
   return async ({ request, peer, body }): Promise<SubmissionReply> => {
     const uid = request.onBehalfOf ?? peer.uid;
-    const caller = passwdEntry(uid, uid === peer.uid ? peer.gid : (lookupUser(uid)?.gid ?? uid));
+    const caller = passwdEntry(uid, uid === peer.uid ? peer.gid : uid);
     const queueId = await deps.queue.assignId();
     const arrival = deps.now?.() ?? new Date();
     let submission: Submission;
@@ -87,8 +83,11 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     }));
     // the bytes stored, headers included (sendmail's from= counts what it collected)
     let size = 0;
-    const counted = (async function* () {
-      for await (const chunk of messageContent(submission)) {
+    const content = (async function* () {
+      const headers = Buffer.from(submission.headers, 'latin1');
+      size += headers.length;
+      yield headers;
+      for await (const chunk of submission.body) {
         size += chunk.length;
         yield chunk;
       }
@@ -110,7 +109,7 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
       nextAttempt: arrival.getTime(),
     };
     try {
-      await deps.queue.accept(envelope, counted);
+      await deps.queue.accept(envelope, content);
     } catch (e) {
       if (isPosternError(e)) return refusal(ERR[e.code], e.message);
       throw e;

@@ -46,6 +46,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Envelope } from './envelope.js';
+import { CONTENT_DIR, DB_NAME, selectEnvelopes } from './layout.js';
 import { QueueIdGenerator } from './qid.js';
 import { queueError, writeContent, type ContentSource } from './content.js';
 import { QueueWriter, type CommitStats } from './writer.js';
@@ -75,8 +76,7 @@ export interface QueueOptions {
   readonly orphanGraceMs?: number;
 }
 
-export const DB_NAME = 'queue.db';
-export const CONTENT_DIR = 'df';
+export { CONTENT_DIR, DB_NAME } from './layout.js';
 
 export class MessageQueue {
   private closed = false;
@@ -183,10 +183,7 @@ export class MessageQueue {
 
   /** Every envelope, oldest arrival first. */
   list(): Envelope[] {
-    return this.db
-      .prepare<[], { envelope: string }>('SELECT envelope FROM messages ORDER BY arrival, id')
-      .all()
-      .map((r) => JSON.parse(r.envelope) as Envelope);
+    return selectEnvelopes(this.db);
   }
 
   /** One envelope, or undefined when there is no such message. */

@@ -7,19 +7,15 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Envelope } from './envelope.js';
+import { CONTENT_DIR, DB_NAME, selectEnvelopes } from './layout.js';
 import { messagePriority, type MailqEntry } from './mailq.js';
 
-const DB_NAME = 'queue.db';
-const CONTENT_DIR = 'df';
 
 export function readEnvelopes(dir: string): Envelope[] {
   if (!existsSync(join(dir, DB_NAME))) return [];
   const db = new Database(join(dir, DB_NAME), { readonly: true, fileMustExist: true });
   try {
-    return db
-      .prepare<[], { envelope: string }>('SELECT envelope FROM messages ORDER BY arrival, id')
-      .all()
-      .map((r) => JSON.parse(r.envelope) as Envelope);
+    return selectEnvelopes(db);
   } finally {
     db.close();
   }

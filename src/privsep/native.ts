@@ -10,10 +10,10 @@
  * integers; a limit may also be Infinity) throws a TypeError with code ERR_INVALID_ARG_TYPE before any
  * system call is made.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { packageRootFrom } from '../common/package-root.js';
 import { fileURLToPath } from 'node:url';
 
 export interface PeerCredentials {
@@ -49,6 +49,12 @@ export interface NativeBindings {
   getrlimit(resource: RlimitResource): { soft: number; hard: number };
   /** prctl(PR_SET_NO_NEW_PRIVS, 1): exec can never again raise privileges. */
   setNoNewPrivs(): void;
+  /**
+   * socket+bind+listen without accepting: the master binds as root and the
+   * workers, given the descriptor, accept.  `address` is an IP address for
+   * inet/inet6 (inet6 is v6-only) or a path for unix.  Close-on-exec.
+   */
+  listenSocket(family: 'inet' | 'inet6' | 'unix', address: string, port: number, backlog: number): number;
   /** syslog(3) through libc, which speaks /dev/log as the system expects (Node has no AF_UNIX datagram sockets). */
   /** openlog(3); `ident` is copied, since libc keeps only the pointer. */
   openlog(ident: string, option: number, facility: number): void;
@@ -71,7 +77,7 @@ let bindings: NativeBindings | undefined;
  */
 export function native(): NativeBindings {
   if (bindings) return bindings;
-  const root = packageRoot(fileURLToPath(import.meta.url));
+  const root = packageRootFrom(fileURLToPath(import.meta.url));
   const require = createRequire(join(root, 'package.json'));
   const path = join(root, ADDON);
   try {
@@ -82,14 +88,6 @@ export function native(): NativeBindings {
   return bindings;
 }
 
-function packageRoot(from: string): string {
-  for (let dir = dirname(from); ; ) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-}
 
 /**
  * The file descriptor under a net.Socket, for peerCredentials().  Node has no

@@ -449,3 +449,39 @@ test('native() finds the addon from esbuild output, in dist/bundle/ and dist/bun
     assert.deepEqual(JSON.parse(result.stdout), [process.getuid!(), process.getuid!(), process.getuid!()], bundle);
   }
 });
+
+test('listenSocket binds and listens without accepting; a Node server given the fd accepts', async (t) => {
+  const n = native();
+  const fd = n.listenSocket('inet', '127.0.0.1', 0, 16);
+  const server = createServer((socket) => socket.end('accepted\n'));
+  await new Promise<void>((resolve) => server.listen({ fd }, resolve));
+  const { port } = server.address() as { port: number };
+  const answer = await new Promise<string>((resolve, reject) => {
+    const c = createConnection({ port, host: '127.0.0.1' });
+    let text = '';
+    c.on('data', (d) => (text += String(d)));
+    c.on('end', () => resolve(text));
+    c.on('error', reject);
+  });
+  assert.equal(answer, 'accepted\n');
+  // close-on-exec: a child spawned without the fd in its stdio does not get it
+  const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+  assert.ok(flags !== undefined && (parseInt(flags, 8) & 0o2000000) !== 0, `O_CLOEXEC in ${flags}`);
+  await new Promise((resolve) => server.close(resolve));
+
+  const dir = tempDir(t);
+  const path = join(dir, 'sock');
+  const ufd = n.listenSocket('unix', path, 0, 4);
+  assert.ok(existsSync(path));
+  closeSync(ufd);
+  // the port is taken: EADDRINUSE, as a Node-style system error
+  const held = n.listenSocket('inet', '127.0.0.1', 0, 1);
+  const heldServer = createServer();
+  await new Promise<void>((resolve) => heldServer.listen({ fd: held }, resolve));
+  const heldPort = (heldServer.address() as { port: number }).port;
+  assert.throws(() => n.listenSocket('inet', '127.0.0.1', heldPort, 1), (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE' && e.syscall === 'bind');
+  await new Promise((resolve) => heldServer.close(resolve));
+  assert.throws(() => n.listenSocket('inet', '::1', 0, 1), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => n.listenSocket('unix', 'x'.repeat(200), 0, 1), { code: 'ENAMETOOLONG' });
+  assert.throws(() => n.listenSocket('ipx' as 'inet', '127.0.0.1', 0, 1), { code: 'ERR_INVALID_ARG_TYPE' });
+});

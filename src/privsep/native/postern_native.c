@@ -29,6 +29,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -43,7 +46,8 @@
   X(ECHILD) X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(EBUSY) X(EEXIST) X(ENODEV) \
   X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOTTY) X(EFBIG) X(ENOSPC) \
   X(EROFS) X(EPIPE) X(ERANGE) X(EDEADLK) X(ENOLCK) X(ENOSYS) X(EOVERFLOW) \
-  X(ENOTSOCK) X(EOPNOTSUPP) X(ENOTCONN)
+  X(ENOTSOCK) X(EOPNOTSUPP) X(ENOTCONN) X(EADDRINUSE) X(EADDRNOTAVAIL) \
+  X(EAFNOSUPPORT) X(ENAMETOOLONG)
 
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
   char code[16], msg[256];
@@ -327,6 +331,68 @@ static napi_value Closelog(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * listenSocket(family, address, port, backlog) -> fd: a listening socket the
+ * caller never accepts on.  The master binds as root and hands the descriptor
+ * to unprivileged workers, which accept; a Node server in the master would
+ * accept connections itself.  family is "inet", "inet6" (v6 only) or "unix"
+ * (address is the path; port is ignored).  The descriptor is close-on-exec:
+ * it reaches a child only where the spawner places it.
+ */
+static napi_value ListenSocket(napi_env env, napi_callback_info info) {
+  static const char *const families[] = {"inet", "inet6", "unix", NULL};
+  ARGS(4);
+  int family;
+  int64_t port, backlog;
+  union { struct sockaddr sa; struct sockaddr_in in; struct sockaddr_in6 in6; struct sockaddr_un un; } addr;
+  socklen_t addrlen;
+  char *address;
+  int fd, one = 1;
+  napi_value result;
+  TRY(enum_arg(env, argv[0], "family", families, "\"inet\", \"inet6\" or \"unix\"", &family));
+  TRY(int_arg(env, argv[2], "port", 0, 65535, false, &port));
+  TRY(int_arg(env, argv[3], "backlog", 1, INT_MAX, false, &backlog));
+  TRY(address = string_arg(env, argv[1], "address"));
+  memset(&addr, 0, sizeof addr);
+  if (family == 2) {
+    if (strlen(address) >= sizeof addr.un.sun_path) { free(address); return throw_errno(env, "bind", ENAMETOOLONG); }
+    addr.un.sun_family = AF_UNIX;
+    strcpy(addr.un.sun_path, address);
+    addrlen = sizeof addr.un;
+  } else if (family == 0) {
+    addr.in.sin_family = AF_INET;
+    addr.in.sin_port = htons((uint16_t)port);
+    addrlen = sizeof addr.in;
+    if (inet_pton(AF_INET, address, &addr.in.sin_addr) != 1) { free(address); return type_error(env, "address", "an IPv4 address"), NULL; }
+  } else {
+    addr.in6.sin6_family = AF_INET6;
+    addr.in6.sin6_port = htons((uint16_t)port);
+    addrlen = sizeof addr.in6;
+    if (inet_pton(AF_INET6, address, &addr.in6.sin6_addr) != 1) { free(address); return type_error(env, "address", "an IPv6 address"), NULL; }
+  }
+  free(address);
+  fd = socket(addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  if ((family != 2 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) ||
+      (family == 1 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt", err);
+  }
+  if (bind(fd, &addr.sa, addrlen) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "bind", err);
+  }
+  if (listen(fd, (int)backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "listen", err);
+  }
+  TRY(napi_create_int32(env, fd, &result) == napi_ok);
+  return result;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
   static const napi_property_descriptor fns[] = {
@@ -334,7 +400,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("getresuid", Getresuid), FN("getresgid", Getresgid), FN("setgroups", Setgroups),
       FN("flock", Flock), FN("recordLock", RecordLock), FN("recordLockHolder", RecordLockHolder),
       FN("setrlimit", Setrlimit), FN("getrlimit", Getrlimit), FN("setNoNewPrivs", SetNoNewPrivs),
-      FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog)};
+      FN("listenSocket", ListenSocket), FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog)};
 #undef FN
   return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) == napi_ok ? exports : NULL;
 }

@@ -1,0 +1,239 @@
+/**
+ * The SMTP commands, each answered as sendmail 8.17's smtp() answers it.
+ * HELO/EHLO and the mail transaction (MAIL, RCPT, DATA, RSET) are here;
+ * the queries (VRFY, EXPN, ETRN, HELP, VERB) are in queries.ts.
+ */
+import { ERR } from '../../common/errors.js';
+import { addressKey } from '../../msp/submission/addresses.js';
+import type { Recipient } from '../../queue/envelope.js';
+import { parseAddressArgument, type ParsedAddress } from './address.js';
+import { isReply, parseMailParams, parseRcptParams, type ParamContext } from './esmtp-params.js';
+import { receiveMessage } from './message.js';
+import { MessageData } from './message-data.js';
+import { dsnOffered, ehloKeywords } from './features.js';
+import { etrn, expnOrVrfy, help, verb } from './queries.js';
+import { addressReply, classReply, echo, formatMultiline } from './replies.js';
+import type { Session } from './session.js';
+
+export type Handler = (s: Session, arg: string, line: string, word: string) => Promise<void> | void;
+
+/** sendmail's MAXNAME: a longer HELO name hides the Received: line. */
+const MAXNAME = 256;
+const MAX_HELO_COMMANDS = 3;
+
+/** A HELO name as sendmail accepts it: letters, digits and `[].-_#:`, trailing blanks allowed. */
+function heloName(arg: string): { name: string; valid: boolean } {
+  const m = /^([^ \t]*)([ \t]*)(.*)$/s.exec(arg)!;
+  const name = m[1]!;
+  const valid = /^[A-Za-z0-9[\].\-_#:]*$/.test(name) && m[3] === '';
+  return { name, valid };
+}
+
+async function hello(s: Session, arg: string, word: string, extended: boolean): Promise<void> {
+  s.protocol = extended ? 'ESMTP' : 'SMTP';
+  if (await s.tarpit('helo', MAX_HELO_COMMANDS, 'HELO/EHLO')) return;
+  // transaction stuffing: nothing may follow HELO/EHLO before its reply
+  if (await s.input.hasPending()) {
+    s.log?.syslog('info', s.logId, `rejecting server ${extended ? 'EHLO' : 'HELO'} from ${s.hostName} [${s.ip}] due to traffic before response`);
+    s.reply(classReply(ERR.SMTP_PROTOCOL_ERROR, 'SMTP protocol error'));
+    s.nullServer = 'Command rejected';
+    return;
+  }
+  const bogusOk = s.config.options.AllowBogusHELO;
+  if (arg === '' && !bogusOk) return s.say(501, '5.0.0', `${word} requires domain address`);
+  if (arg.length > MAXNAME) return s.say(501, '5.0.0', 'Invalid domain name');
+  const { name, valid } = heloName(arg);
+  if (!valid && !bogusOk) {
+    s.log?.info(9, s.logId, `invalid domain name (${arg}) from ${s.authinfo}`);
+    return s.say(501, '5.0.0', 'Invalid domain name');
+  }
+  // a HELO/EHLO starts over, as RSET does
+  s.tx = null;
+  s.gotHello = true;
+  s.heloName = name;
+  const greeting = `${s.hostname} Hello ${s.authinfo}, ${valid ? 'pleased to meet you' : 'accepting invalid domain name'}`;
+  if (!extended) return s.say(250, '', greeting);
+  s.write(formatMultiline(250, '', [greeting, ...(s.nullServer !== null ? ['ENHANCEDSTATUSCODES'] : ehloKeywords(s))]));
+}
+
+/** sendmail's skipword(): `FROM:` / `TO:` before the address; the reply on a mistake echoes the first word. */
+function skipWord(s: Session, arg: string, wanted: string): string | null {
+  const m = /^[ \t]*([^:\s]*)[ \t]*(:?)[ \t]*(.*)$/s.exec(arg)!;
+  if (m[2] !== ':' || m[3] === '' || m[1]!.toLowerCase() !== wanted) {
+    s.reply(classReply(ERR.SMTP_SYNTAX, `Syntax error in parameters scanning "${echo(m[1]!, s.noReflection)}"`));
+    return null;
+  }
+  return m[3]!;
+}
+
+function paramContext(s: Session): ParamContext {
+  const o = s.config.options;
+  return { dsn: dsnOffered(s), maxMessageSize: o.MaxMessageSize, deliverByMin: o.DeliverByMin, noReflection: s.noReflection };
+}
+
+async function mail(s: Session, arg: string): Promise<void> {
+  if (!s.gotHello && s.privacy('needmailhelo')) return s.reply(classReply(ERR.SMTP_BAD_SEQUENCE, 'Polite people say HELO first'));
+  if (s.tx !== null) return s.reply(classReply(ERR.SMTP_SENDER_TWICE, 'Sender already specified'));
+  // M=a: until Postern has AUTH no client can satisfy it
+  if (s.deps.daemon.Modifiers.includes('a')) return s.reply(classReply(ERR.SMTP_AUTH_REQUIRED, 'Authentication required'));
+  const rest = skipWord(s, arg, 'from');
+  if (rest === null) return;
+  const addr = parseAddressArgument(rest, 'sender');
+  if ('code' in addr) return s.reply(addr);
+  const params = parseMailParams(addr.rest, paramContext(s));
+  if (isReply(params)) return s.reply(params);
+  s.protocol ??= 'SMTP';
+  const warnings = s.gotHello ? [] : [`${s.authinfo} didn't use HELO protocol`];
+  s.tx = {
+    queueId: undefined,
+    senderWritten: addr.written,
+    sender: addr.mailbox,
+    params,
+    recipients: [],
+    recipientsWritten: [],
+    warnings,
+    seen: new Map(),
+    accepted: 0,
+  };
+  s.say(250, '2.1.0', `${addr.written}... Sender ok`);
+}
+
+/** The key under which two spellings of a recipient are the same (the local part of a local user is case-blind). */
+function recipientKey(addr: ParsedAddress, local: boolean): string {
+  return local ? addr.mailbox.toLowerCase() : addressKey(addr.mailbox);
+}
+
+async function rcpt(s: Session, arg: string): Promise<void> {
+  const tx = s.tx;
+  if (tx === null) return s.reply(classReply(ERR.SMTP_BAD_SEQUENCE, 'Need MAIL before RCPT'));
+  const max = s.config.options.MaxRecipientsPerMessage;
+  if (max > 0 && tx.accepted >= max) return s.reply(classReply(ERR.SMTP_TOO_MANY_RECIPIENTS, 'Too many recipients'));
+  const rest = skipWord(s, arg, 'to');
+  if (rest === null) return;
+  const addr = parseAddressArgument(rest, 'recipient');
+  if ('code' in addr) return s.reply(addr);
+  if (addr.mailbox === '') return s.reply(addressReply(553, '5.0.0', addr.written, 'User address required'));
+  const params = parseRcptParams(addr.rest, paramContext(s));
+  if (isReply(params)) return s.reply(params);
+  const verdict = s.deps.judge.judge(addr, { address: s.address, authinfo: s.authinfo });
+  if ('code' in verdict) {
+    const text = `${verdict.code} ${verdict.status} ${verdict.text}`;
+    if (verdict.code === ERR.SMTP_RELAYING_DENIED.smtp && verdict.status === ERR.SMTP_RELAYING_DENIED.status) {
+      s.log?.logRuleset(s.logId, { ruleset: 'check_rcpt', arg1: addr.written, relay: s.authinfo, outcome: { kind: 'reject', reply: text } });
+    } else {
+      s.log?.logUserError(s.logId, addr.written, verdict.text.replace(/^.*?\.\.\. /, ''));
+    }
+    return s.reply(verdict);
+  }
+  const key = recipientKey(addr, verdict.kind === 'local');
+  const first = tx.seen.get(key);
+  if (first === undefined) {
+    tx.queueId ??= await s.deps.queue.assignId();
+    tx.seen.set(key, addr.written);
+    const r: Recipient = {
+      address: addr.mailbox,
+      state: 'pending',
+      ...(params.orcpt !== undefined ? { orcpt: params.orcpt } : {}),
+      ...(params.notify !== undefined ? { notify: params.notify } : {}),
+    };
+    tx.recipients.push(r);
+    tx.recipientsWritten.push(addr.written);
+  }
+  tx.accepted++;
+  s.say(250, '2.1.5', `${first ?? addr.written}... Recipient ok`);
+}
+
+async function data(s: Session): Promise<void> {
+  const tx = s.tx;
+  if (tx === null) return s.reply(classReply(ERR.SMTP_BAD_SEQUENCE, 'Need MAIL command'));
+  if (tx.accepted === 0 || tx.queueId === undefined) return s.reply(classReply(ERR.SMTP_BAD_SEQUENCE, 'Need RCPT (recipient)'));
+  // transaction stuffing: the text may only come after 354; sendmail ends the session
+  if (await s.input.hasPending()) {
+    s.log?.syslog('info', s.logId, `rejecting server DATA from ${s.hostName} [${s.ip}] due to traffic before response`);
+    s.reply(classReply(ERR.SMTP_PROTOCOL_ERROR, 'SMTP protocol error'));
+    return s.quit();
+  }
+  s.say(354, '', 'End data with <CR><LF>.<CR><LF>');
+  const o = s.config.options;
+  const text = new MessageData(s.input, { maxSize: o.MaxMessageSize, timeoutMs: o.Timeout.datablock * 1000 });
+  const facts = {
+    config: s.config,
+    identity: s.deps.identity,
+    queue: s.deps.queue,
+    heloName: s.heloName ?? s.hostName,
+    authinfo: s.authinfo,
+    protocol: s.protocol ?? 'SMTP',
+    now: s.deps.now(),
+  };
+  const outcome = await receiveMessage(text, facts, { ...tx, queueId: tx.queueId });
+  s.tx = null;
+  if (outcome.kind === 'broken') {
+    const e = outcome.error;
+    const bare = e.problem === 'bare-lf' || e.problem === 'bare-cr';
+    const where = bare ? `, where=${e.where}, status=tempfail` : '';
+    const line = `collect: relay=${s.hostName}, from=${tx.senderWritten}, info=${e.message}${where}`;
+    s.log?.notice(0, tx.queueId, line);
+    s.say(421, e.status, bare ? e.message : line);
+    return s.close();
+  }
+  if (outcome.kind === 'refused') return s.reply(outcome.reply);
+  s.log?.logSender(tx.queueId, {
+    from: tx.senderWritten,
+    size: outcome.size,
+    class: outcome.priorityClass,
+    nrcpts: tx.recipients.length,
+    ...(outcome.messageId !== undefined ? { msgid: outcome.messageId } : {}),
+    ...(tx.params.body !== undefined ? { bodytype: tx.params.body } : {}),
+    proto: facts.protocol,
+    daemon: s.deps.daemon.Name,
+    relay: { kind: 'authinfo', authinfo: s.authinfo },
+  });
+  s.say(250, '2.0.0', `${tx.queueId} Message accepted for delivery`);
+}
+
+const notImplemented: Handler = (s, _arg, line) => {
+  s.reply(classReply(ERR.SMTP_NOT_IMPLEMENTED, `Command not implemented: "${echo(line, s.noReflection)}"`));
+};
+
+/** Commands sendmail only lists to log who tries them. */
+const bogus: Handler = (s, _arg, line, word) => {
+  s.log?.log(0, 'crit', s.logId, `"${word.toLowerCase()}" command from ${s.authinfo} (${s.ip})`);
+  s.unknownCommand(line);
+};
+
+export const COMMANDS = {
+  helo: (s, arg, _line, word) => hello(s, arg, word, false),
+  ehlo: (s, arg, _line, word) => hello(s, arg, word, true),
+  mail: (s, arg) => mail(s, arg),
+  rcpt: (s, arg) => rcpt(s, arg),
+  data: (s) => data(s),
+  rset: (s) => {
+    s.tx = null;
+    s.say(250, '2.0.0', 'Reset state');
+  },
+  vrfy: (s, arg, line) => expnOrVrfy(s, arg, line, true),
+  expn: (s, arg, line) => expnOrVrfy(s, arg, line, false),
+  help: (s, arg) => help(s, arg),
+  noop: async (s) => {
+    if (await s.tarpit('noop', s.config.options.MaxNOOPCommands, 'NOOP')) return;
+    s.say(250, '2.0.0', 'OK');
+  },
+  quit: (s) => {
+    s.say(221, '2.0.0', `${s.hostname} closing connection`);
+    s.quit();
+  },
+  etrn: (s, arg, line) => etrn(s, arg, line),
+  verb: (s) => verb(s),
+  send: notImplemented,
+  saml: notImplemented,
+  soml: notImplemented,
+  turn: notImplemented,
+  // the seams for AUTH and STARTTLS: answered as sendmail answers without mechanisms or certificates
+  auth: (s) => s.say(503, '5.3.3', 'AUTH not available'),
+  starttls: (s) => s.say(454, '4.3.3', 'TLS not available after start'),
+  showq: bogus,
+  debug: bogus,
+  wiz: bogus,
+} satisfies Record<string, Handler>;
+
+export type CommandName = keyof typeof COMMANDS;

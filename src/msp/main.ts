@@ -101,7 +101,7 @@ export async function main(argv0: string, args: readonly string[], out: Output =
   }
   if (exitStatus !== EX.OK && inv.mode !== 'test') return exitStatus;
 
-  return runMode(inv, config, caller, out);
+  return runMode(inv, config, caller, out, { cfPath, commandLine: [inv.argv0, ...args], log: log(), syserr });
 }
 
 /** -d0.1 with -bC: the report needs the macros of a configuration that may not load cleanly. */
@@ -164,17 +164,56 @@ function printProblems(
   }
 }
 
-async function runMode(inv: Invocation, config: Config, _caller: Caller, out: Output): Promise<number> {
-  // sendmail reads the message before giving up on it, so that the program
-  // writing it (cron, PHP) is not killed by SIGPIPE half-way
-  if (inv.mode === 'deliver' && !AVAILABLE_MODES.has('deliver')) await drainStandardInput();
+interface ModeContext {
+  readonly cfPath: string;
+  readonly commandLine: readonly string[];
+  readonly log: Logger;
+  readonly syserr: (message: string) => void;
+}
+
+async function runMode(inv: Invocation, config: Config, caller: Caller, out: Output, ctx: ModeContext): Promise<number> {
   if ((inv.mode === 'deliver' || inv.mode === 'verify') && inv.operands.length === 0 && !inv.recipientsFromHeaders) {
+    // sendmail reads the message before giving up on it, so that the program
+    // writing it (cron, PHP) is not killed by SIGPIPE half-way
+    if (inv.mode === 'deliver') await drainStandardInput();
     out.stdout('Recipient names must be specified');
     return EX.USAGE;
   }
-  if (inv.mode === 'print' && !config.options.UseMSP) return printQueue(config, out);
+  switch (inv.mode) {
+    case 'deliver': {
+      const { submitFromStandardInput } = await import('./submit.js');
+      return submitFromStandardInput(inv, config, caller, out);
+    }
+    case 'daemon':
+    case 'fgdaemon': {
+      const { daemonMode } = await import('../mta/daemon-mode.js');
+      const request = {
+        cfPath: ctx.cfPath,
+        config,
+        commandLineOptions: commandLineOptions(inv.options),
+        commandLineMacros: inv.macros,
+        label: inv.syslogLabel,
+        queueInterval: inv.queueRun?.interval ?? 0,
+        commandLine: ctx.commandLine,
+        log: ctx.log,
+        foreground: inv.mode === 'fgdaemon',
+      };
+      return daemonMode(request, out, ctx.syserr);
+    }
+    case 'queuerun':
+      if (config.options.UseMSP) {
+        const { clientQueueRun } = await import('./client-queue-run.js');
+        return clientQueueRun(inv, config, ctx.log, out, ctx.commandLine);
+      }
+      break;
+    case 'print':
+      if (!config.options.UseMSP) return printQueue(config, out);
+      break;
+    default:
+      break;
+  }
   if (!AVAILABLE_MODES.has(inv.mode)) {
-    const what = inv.recipientsFromHeaders ? 'mail submission (-t)' : inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : describeMode(inv.mode);
+    const what = inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : inv.mode === 'queuerun' ? 'MTA queue run (-q)' : describeMode(inv.mode);
     const err = unavailable(inv.mode, what);
     out.stderr(`${inv.argv0}: ${err.message}`);
     return err.exit;

@@ -28,10 +28,11 @@ const DESCRIPTIONS: Readonly<Record<OpMode, string>> = {
 
 /**
  * Modes this build carries out in full; every other mode answers
- * EX_UNAVAILABLE.  (-bp is carried out for the MTA queue before this set is
- * consulted; the client-queue listing, -Ac -bp, is not built yet.)
+ * EX_UNAVAILABLE.  Two are carried out in part before this set is consulted:
+ * -bp for the MTA queue (not the client queue's -Ac -bp), and -q for the
+ * client queue (-Ac -q, the sm-msp-queue runner; not yet the MTA queue).
  */
-export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig']);
+export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'deliver', 'daemon', 'fgdaemon']);
 
 export function describeMode(mode: OpMode): string {
   return DESCRIPTIONS[mode];

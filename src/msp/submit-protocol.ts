@@ -128,8 +128,12 @@ export function mayActFor(peer: PeerCredentials, request: SubmissionRequest, que
   return peer.uid === 0 || (queueRunnerUid !== undefined && peer.uid === queueRunnerUid);
 }
 
-/** Listens on `path` and hands each submission to `handler`; one reply line per connection. */
-export function serveSubmissions(path: string, handler: SubmissionHandler, options: { queueRunnerUid?: number } = {}): Server {
+/**
+ * Listens on `where` (a socket path, or a listening descriptor inherited from
+ * the master) and hands each submission to `handler`; one reply line per
+ * connection.
+ */
+export function serveSubmissions(where: string | { fd: number }, handler: SubmissionHandler, options: { queueRunnerUid?: number } = {}): Server {
   return createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => socket.destroy());
     void (async () => {
@@ -152,7 +156,7 @@ export function serveSubmissions(path: string, handler: SubmissionHandler, optio
       await chunks.return?.();
       socket.resume();
     })();
-  }).listen(path);
+  }).listen(where);
 }
 
 /**

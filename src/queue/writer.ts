@@ -11,6 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { EnvelopePatch, Reply, Request, Row } from './db-worker.js';
+import { entryPoint } from '../common/package-root.js';
 import { queueError, syncDirectory } from './content.js';
 
 type Pending = { row: Row; resolve: () => void; reject: (e: unknown) => void };
@@ -60,7 +61,7 @@ export class QueueWriter {
   static async start(dbPath: string, contentDir: string): Promise<QueueWriter> {
     // The worker inherits execArgv; --input-type (node -e callers) would stop it from loading.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(new URL('./db-worker.js', import.meta.url), { workerData: { dbPath }, execArgv });
+    const worker = new Worker(entryPoint(import.meta.url, 'queue-db', './db-worker.js'), { workerData: { dbPath }, execArgv });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (reply: Reply): void => {
         worker.off('error', onError);

@@ -1,0 +1,108 @@
+/**
+ * Entry point of the queue runner process, started by the master (for the
+ * daemon's -q interval and its immediate deliveries) or by `sendmail -q`
+ * (one pass), as RunAsUser.  It proves it holds no privilege, then runs the
+ * queue: once, or every interval and whenever the master says a message
+ * has arrived.
+ */
+import { ERR, PosternError, isPosternError } from '../common/errors.js';
+import { systemIdentity } from '../common/identity.js';
+import { NOQID, openLogger, type Logger } from '../common/log.js';
+import { loadConfig, type CommandLineOption } from '../config/index.js';
+import { requestLocalDelivery } from '../delivery/broker/protocol.js';
+import { ownCredentials, privilegeProblem } from '../mta/unprivileged.js';
+import { native } from '../privsep/native.js';
+import { openQueue } from './index.js';
+import { returnToSender } from './bounce.js';
+import { QueueRunner, type QueueSelection } from './runner.js';
+
+export interface RunnerStart {
+  readonly type: 'start';
+  readonly cfPath: string;
+  readonly commandLineOptions: readonly CommandLineOption[];
+  readonly commandLineMacros: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  readonly label: string | undefined;
+  readonly brokerSocket: string;
+  readonly requireUnprivileged: boolean;
+  /** seconds between runs; 0: runs only when kicked; undefined: one pass, then exit */
+  readonly interval: number | undefined;
+  readonly selection?: QueueSelection;
+}
+
+function report(message: object): Promise<void> {
+  return new Promise((resolve) => (process.send === undefined ? resolve() : process.send(message, undefined, {}, () => resolve())));
+}
+
+const start = await new Promise<RunnerStart>((resolve) => process.once('message', (m: RunnerStart) => resolve(m)));
+let log: Logger | undefined;
+try {
+  if (start.requireUnprivileged) {
+    const problem = privilegeProblem(ownCredentials());
+    if (problem !== undefined) throw new PosternError(ERR.PRIV_STILL_PRIVILEGED, `queue runner refuses to run: ${problem}`);
+  }
+  native().setNoNewPrivs();
+  const config = loadConfig(start.cfPath, { commandLineOptions: start.commandLineOptions, commandLineMacros: start.commandLineMacros, mode: 'daemon' }).config;
+  const logger = openLogger({ label: start.label, logLevel: config.options.LogLevel });
+  log = logger;
+  const dir = config.options.QueueDirectory;
+  if (dir === null) throw new PosternError(ERR.DAEMON_QUEUE_DIRECTORY, 'QueueDirectory (Q) option must be set');
+  const queue = await openQueue({ dir, fileMode: config.options.TempFileMode });
+  const identity = systemIdentity();
+  const runner = new QueueRunner({
+    queue,
+    config,
+    identity,
+    log: logger,
+    deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }),
+    returnToSender: (envelope, failed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed),
+  });
+  await report({ type: 'ready' });
+
+  if (start.interval === undefined) {
+    await runner.runOnce(start.selection);
+    await queue.close();
+    process.exit(0);
+  }
+  let running = false;
+  let again = false;
+  let stopping = false;
+  const pass = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await runner.runOnce().catch((e: unknown) => logger.err(0, NOQID, `queue run failed: ${e instanceof Error ? e.message : String(e)}`));
+      } while (again && !stopping);
+    } finally {
+      running = false;
+    }
+    if (stopping) await finish();
+  };
+  const finish = async () => {
+    await queue.close();
+    process.exit(0);
+  };
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'kick') void pass();
+    else if (m.type === 'drain') {
+      stopping = true;
+      if (!running) void finish();
+    }
+  });
+  process.on('disconnect', () => {
+    stopping = true;
+    if (!running) void finish();
+  });
+  for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
+  if (start.interval > 0) setInterval(() => void pass(), start.interval * 1000);
+  void pass();
+} catch (e) {
+  const err = isPosternError(e) ? e : new PosternError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));
+  log?.log(0, 'crit', NOQID, `SYSERR(${process.getuid?.()}): queue runner: ${err.message}`);
+  await report({ type: 'failed', code: err.code, exit: err.exit, message: err.message });
+  process.exitCode = err.exit;
+}

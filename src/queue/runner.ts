@@ -1,0 +1,186 @@
+/**
+ * A queue run: every message that is due (or every selected one, for -qI,
+ * -qR, -qS), each recipient still open routed and attempted, the outcome
+ * written back to the queue before the next message, the message removed
+ * once nothing is left to do.  Runs as RunAsUser; local deliveries go to
+ * the root broker, which writes as the recipient.
+ *
+ * What cannot be delivered yet stays queued with its reason (mailq shows
+ * it); what can never be delivered is returned to its sender by the
+ * `returnToSender` hook (RFC 3464 notifications) before the message goes.
+ */
+import type { SystemIdentity } from '../common/identity.js';
+import { ERR } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Config } from '../config/index.js';
+import type { QueueMatch } from '../msp/cmdline/invocation.js';
+import type { DeliveryStatus } from '../delivery/mailbox/status.js';
+import { bareAddress, localDomains, route } from '../delivery/route.js';
+import type { Envelope, Recipient } from './envelope.js';
+import type { MessageQueue } from './index.js';
+import { messagePriority } from './mailq.js';
+
+export interface QueueSelection {
+  readonly byId: readonly QueueMatch[];
+  readonly byRecipient: readonly QueueMatch[];
+  readonly bySender: readonly QueueMatch[];
+}
+
+/** What became of the recipients of one message in one run, for the DSN hook. */
+export interface RecipientOutcome {
+  readonly recipient: Recipient;
+  readonly index: number;
+  readonly status: DeliveryStatus;
+}
+
+export interface RunnerDeps {
+  readonly queue: MessageQueue;
+  readonly config: Config;
+  readonly identity: SystemIdentity;
+  readonly log: Logger;
+  /** one local delivery, by the broker */
+  readonly deliverLocal: (request: { queueId: string; sender: string; user: string }) => Promise<DeliveryStatus>;
+  /**
+   * Return what failed for good (and what expired) to the sender; resolves once
+   * the notification is itself queued, so that removing the original loses nothing.
+   */
+  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[]) => Promise<void>;
+  readonly now?: () => number;
+  /** messages delivered at the same time */
+  readonly concurrency?: number;
+}
+
+export interface RunSummary {
+  attempted: number;
+  completed: number;
+  deferred: number;
+}
+
+function matches(list: readonly QueueMatch[], values: readonly string[]): boolean {
+  if (list.length === 0) return true;
+  return list.some((m) => values.some((v) => v.toLowerCase().includes(m.pattern.toLowerCase())) !== m.negate);
+}
+
+export function selected(envelope: Envelope, selection: QueueSelection | undefined): boolean {
+  if (selection === undefined) return true;
+  const open = envelope.recipients.filter((r) => r.state === 'pending' || r.state === 'deferred').map((r) => r.address);
+  return matches(selection.byId, [envelope.id]) && matches(selection.byRecipient, open) && matches(selection.bySender, [envelope.sender]);
+}
+
+export class QueueRunner {
+  private readonly local: Set<string>;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: RunnerDeps) {
+    this.local = localDomains(deps.config, deps.identity);
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * One pass.  A selection (-qI/-qR/-qS) runs the selected messages whether
+   * due or not, as sendmail does; otherwise only those whose time has come.
+   */
+  async runOnce(selection?: QueueSelection): Promise<RunSummary> {
+    const now = this.now();
+    const due = this.deps.queue
+      .list()
+      .filter((e) => e.quarantine === undefined && (selection !== undefined || e.nextAttempt <= now) && selected(e, selection));
+    const summary: RunSummary = { attempted: 0, completed: 0, deferred: 0 };
+    const work = [...due];
+    const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, async () => {
+      for (let e = work.shift(); e !== undefined; e = work.shift()) {
+        summary.attempted++;
+        try {
+          if (await this.deliver(e)) summary.completed++;
+          else summary.deferred++;
+        } catch (error) {
+          // the message stays queued as it is; the next run tries again
+          summary.deferred++;
+          this.deps.log.err(0, e.id, `queue run: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    });
+    await Promise.all(lanes);
+    return summary;
+  }
+
+  /** Attempts every open recipient of one message; true when the message is done with and removed. */
+  async deliver(envelope: Envelope): Promise<boolean> {
+    const start = this.now();
+    // a notification (null sender) has its own lifetime, as in sendmail
+    const lifetime = this.deps.config.options.Timeout[envelope.sender === '' ? 'queuereturn.dsn' : 'queuereturn.normal'];
+    const expired = start - envelope.arrival >= lifetime * 1000;
+    const outcomes: RecipientOutcome[] = [];
+    for (const [index, recipient] of envelope.recipients.entries()) {
+      if (recipient.state !== 'pending' && recipient.state !== 'deferred') continue;
+      let status = await this.attempt(envelope, recipient);
+      if (status.status === 'deferred' && expired) {
+        status = { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' };
+      }
+      outcomes.push({ recipient, index, status });
+      this.logAttempt(envelope, recipient, status, start);
+    }
+    const failed = outcomes.filter((o) => o.status.status === 'bounced');
+    const stillOpen = outcomes.some((o) => o.status.status === 'deferred');
+    const recorded = (list: readonly RecipientOutcome[]) =>
+      list.map((o) => ({
+        index: o.index,
+        state: o.status.status === 'sent' ? ('sent' as const) : o.status.status === 'bounced' ? ('bounced' as const) : ('deferred' as const),
+        statusText: o.status.status === 'deferred' ? `Deferred: ${o.status.text}` : o.status.text,
+        dsnStatus: o.status.dsn,
+      }));
+    // what was delivered is recorded at once, so a failure below cannot make it go twice
+    await this.deps.queue.update(envelope.id, {
+      attempts: envelope.attempts + 1,
+      nextAttempt: this.now() + this.deps.config.options.MinQueueAge * 1000,
+      recipients: recorded(outcomes.filter((o) => o.status.status !== 'bounced')),
+    });
+    if (failed.length > 0) {
+      // a failure stays open until its notification is queued: never lost, at worst sent twice
+      await this.deps.returnToSender(envelope, failed);
+      await this.deps.queue.update(envelope.id, { recipients: recorded(failed) });
+    }
+    if (stillOpen) return false;
+    await this.deps.queue.remove(envelope.id);
+    return true;
+  }
+
+  private async attempt(envelope: Envelope, recipient: Recipient): Promise<DeliveryStatus> {
+    const where = route(recipient.address, this.local);
+    switch (where.kind) {
+      case 'local':
+        return this.deps.deliverLocal({ queueId: envelope.id, sender: envelope.sender, user: where.user });
+      case 'unknown-user':
+        return { status: 'bounced', dsn: ERR.LOCAL_USER_UNKNOWN.status, text: 'User unknown', code: 'LOCAL_USER_UNKNOWN' };
+      case 'remote':
+        return {
+          status: 'deferred',
+          dsn: ERR.REMOTE_DELIVERY_UNAVAILABLE.status,
+          text: `${where.domain}: remote delivery is not built into this Postern yet`,
+          code: 'REMOTE_DELIVERY_UNAVAILABLE',
+        };
+    }
+  }
+
+  private logAttempt(envelope: Envelope, recipient: Recipient, status: DeliveryStatus, start: number): void {
+    const stat = status.status === 'sent' ? 'Sent' : status.status === 'deferred' ? `Deferred: ${status.text}` : status.text;
+    const submitter = envelope.submitter;
+    this.deps.log.logDelivery(envelope.id, {
+      to: [bareAddress(recipient.address).includes('@') ? `<${bareAddress(recipient.address)}>` : bareAddress(recipient.address)],
+      ...(submitter !== undefined ? { ctladdr: { paddr: submitter.name, uid: submitter.uid, gid: submitter.gid } } : {}),
+      queuedAt: envelope.arrival,
+      transactionStart: start,
+      mailer: route(recipient.address, this.local).kind === 'remote' ? 'esmtp' : 'local',
+      priority: messagePriority(envelope.size, envelope.recipients.length, envelope.attempts),
+      dsn: status.dsn,
+      rcode: status.status === 'sent' ? 0 : 1,
+      status: stat,
+    });
+  }
+}
+
+function describeAge(ms: number): string {
+  const days = Math.floor(ms / 86_400_000);
+  const hours = Math.floor((ms % 86_400_000) / 3_600_000);
+  return days > 0 ? `${days} day${days === 1 ? '' : 's'}` : `${hours} hour${hours === 1 ? '' : 's'}`;
+}

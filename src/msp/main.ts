@@ -200,20 +200,26 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       };
       return daemonMode(request, out, ctx.syserr);
     }
-    case 'queuerun':
+    case 'queuerun': {
       if (config.options.UseMSP) {
         const { clientQueueRun } = await import('./client-queue-run.js');
         return clientQueueRun(inv, config, ctx.log, out, ctx.commandLine);
       }
-      break;
+      const { queueRunMode } = await import('../mta/queue-run-mode.js');
+      return queueRunMode(inv, config, ctx, out);
+    }
     case 'print':
       if (!config.options.UseMSP) return printQueue(config, out);
       break;
+    case 'initalias': {
+      const { initAliases } = await import('./initalias.js');
+      return initAliases(inv, config, ctx.log, out);
+    }
     default:
       break;
   }
   if (!AVAILABLE_MODES.has(inv.mode)) {
-    const what = inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : inv.mode === 'queuerun' ? 'MTA queue run (-q)' : describeMode(inv.mode);
+    const what = inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : describeMode(inv.mode);
     const err = unavailable(inv.mode, what);
     out.stderr(`${inv.argv0}: ${err.message}`);
     return err.exit;

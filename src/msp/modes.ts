@@ -28,11 +28,10 @@ const DESCRIPTIONS: Readonly<Record<OpMode, string>> = {
 
 /**
  * Modes this build carries out in full; every other mode answers
- * EX_UNAVAILABLE.  Two are carried out in part before this set is consulted:
- * -bp for the MTA queue (not the client queue's -Ac -bp), and -q for the
- * client queue (-Ac -q, the sm-msp-queue runner; not yet the MTA queue).
+ * EX_UNAVAILABLE.  -bp is carried out in part before this set is consulted:
+ * for the MTA queue, not yet the client queue's -Ac -bp.
  */
-export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'deliver', 'daemon', 'fgdaemon']);
+export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'deliver', 'daemon', 'fgdaemon', 'initalias']);
 
 export function describeMode(mode: OpMode): string {
   return DESCRIPTIONS[mode];

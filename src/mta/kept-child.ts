@@ -23,12 +23,22 @@ export interface KeptChildOptions {
   readonly stdio: 'inherit' | 'ignore';
   /** messages other than ready/failed */
   readonly onMessage?: (message: { type: string }) => void;
+  /** started again when it dies; default true (false for a one-pass queue runner) */
+  readonly restart?: boolean;
 }
 
 export class KeptChild {
   private child: ChildProcess | undefined;
   private stopping = false;
   private delayMs = 500;
+  private exitListeners: Array<(code: number | null) => void> = [];
+
+  /** Resolves with the exit status when the child (as last started) exits. */
+  exited(): Promise<number | null> {
+    const child = this.child;
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) return Promise.resolve(child.exitCode);
+    return new Promise((resolve) => this.exitListeners.push(resolve));
+  }
 
   constructor(private readonly options: KeptChildOptions) {}
 
@@ -66,8 +76,9 @@ export class KeptChild {
       });
       child.on('error', (e) => !ready && reject(e));
       child.on('exit', (code, signal) => {
+        for (const listener of this.exitListeners.splice(0)) listener(code);
         if (!ready) return reject(new WorkerFailed('INTERNAL', code ?? 70, `${name} exited before it was ready (${signal ?? `status ${code}`})`));
-        if (this.stopping || this.child !== child) return;
+        if (this.stopping || this.child !== child || this.options.restart === false) return;
         if (Date.now() - startedAt > 60_000) this.delayMs = 500;
         const delay = this.delayMs;
         this.delayMs = Math.min(delay * 2, 30_000);

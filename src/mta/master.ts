@@ -8,23 +8,18 @@
  */
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { closeSync, existsSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { entryPoint } from '../common/package-root.js';
-import { KeptChild } from './kept-child.js';
+import { existsSync } from 'node:fs';
+import { startDelivery, type Delivery } from './delivery-processes.js';
 import { ERR, PosternError, isPosternError } from '../common/errors.js';
 import { NOQID, type Logger } from '../common/log.js';
 import { ConfigError, loadConfig, type CommandLineOption, type Config } from '../config/index.js';
 import { formatInterval } from '../common/log-format.js';
-import { bindDaemonSockets, bindPrivateSocket, bindSubmissionSocket, closeListeners, unlinkSocketFiles, type Listener } from './listeners.js';
+import { bindDaemonSockets, bindSubmissionSocket, closeListeners, unlinkSocketFiles, type Listener } from './listeners.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 import { clientQueueOwner, prepareQueueDirectory, resolveRunAs, type RunAs } from './run-as.js';
 import { Supervisor, WorkerFailed, type WorkerSettings } from './supervisor.js';
 import { POSTERN_VERSION } from '../msp/modes.js';
 import { submitSocketPath } from '../msp/submit.js';
-
-/** Where local mailboxes live (sendmail's compiled-in _PATH_MAILDIR). */
-export const MAIL_SPOOL = '/var/mail';
 
 export interface DaemonRequest {
   readonly cfPath: string;
@@ -83,7 +78,19 @@ export async function runDaemon(req: DaemonRequest): Promise<number> {
     throw e;
   }
   const stdio = req.foreground ? 'inherit' : 'ignore';
-  const delivery = await startDelivery(req, runAs, queueDir, dirname(submitSocket), stdio).catch((e: unknown) => {
+  const delivery = await startDelivery({
+    cfPath: req.cfPath,
+    config,
+    commandLineOptions: req.commandLineOptions,
+    commandLineMacros: req.commandLineMacros,
+    label: req.label,
+    log,
+    runAs,
+    queueDir,
+    brokerSocket: join(dirname(submitSocket), 'broker.sock'),
+    stdio,
+    interval: req.queueInterval,
+  }).catch((e: unknown) => {
     closeListeners(listeners);
     unlinkSocketFiles(listeners);
     throw e;
@@ -152,61 +159,4 @@ async function reload(req: DaemonRequest, runAs: RunAs, supervisor: Supervisor, 
     for (const p of problems) log.err(0, NOQID, `SIGHUP: ${p}`);
     log.err(0, NOQID, 'SIGHUP: the new configuration was refused; the daemon keeps the old one');
   }
-}
-
-interface Delivery {
-  readonly broker: KeptChild;
-  readonly runner: KeptChild;
-  stop(): Promise<void>;
-}
-
-/**
- * The delivery side: the broker (root, local deliveries as each recipient)
- * on a socket only RunAsUser may use, and the queue runner (RunAsUser) that
- * runs the queue every -q interval and whenever a worker reports a message.
- */
-async function startDelivery(req: DaemonRequest, runAs: RunAs, queueDir: string, runDir: string, stdio: 'inherit' | 'ignore'): Promise<Delivery> {
-  const brokerSocket = join(runDir, 'broker.sock');
-  const brokerFd = await bindPrivateSocket(brokerSocket, runAs);
-  const broker = new KeptChild({
-    name: 'postern-broker',
-    entry: fileURLToPath(entryPoint(import.meta.url, 'broker', '../delivery/broker/main.js')),
-    runAs: undefined,
-    fds: [brokerFd],
-    start: () => ({ type: 'start', queueDir, runnerUid: runAs.uid, spoolDir: MAIL_SPOOL, label: req.label, logLevel: req.config.options.LogLevel }),
-    log: req.log,
-    stdio,
-  });
-  const runner = new KeptChild({
-    name: 'postern-runner',
-    entry: fileURLToPath(entryPoint(import.meta.url, 'runner', '../queue/runner-main.js')),
-    runAs,
-    fds: [],
-    start: () => ({
-      type: 'start',
-      cfPath: req.cfPath,
-      commandLineOptions: req.commandLineOptions,
-      commandLineMacros: req.commandLineMacros,
-      label: req.label,
-      brokerSocket,
-      requireUnprivileged: runAs.switchIdentity,
-      interval: req.queueInterval,
-    }),
-    log: req.log,
-    stdio,
-  });
-  const stop = async () => {
-    await runner.stop();
-    await broker.stop();
-    closeSync(brokerFd);
-    rmSync(brokerSocket, { force: true });
-  };
-  try {
-    await broker.start();
-    await runner.start();
-  } catch (e) {
-    await stop();
-    throw e instanceof WorkerFailed ? new PosternError(ERR[e.code as keyof typeof ERR] ?? ERR.INTERNAL, e.message) : e;
-  }
-  return { broker, runner, stop };
 }

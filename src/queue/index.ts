@@ -40,7 +40,8 @@
  * serialises the writes.  Concurrent update()/remove() of one message by two
  * runners is the caller's business (a runner must own a message it works on).
  */
-import { createReadStream, mkdirSync } from 'node:fs';
+import { closeSync, constants, createReadStream, mkdirSync, openSync } from 'node:fs';
+import { native } from '../privsep/native.js';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -134,9 +135,25 @@ export class MessageQueue {
   }
 
   /**
-   * Stores a message: streams `content` to its file, then commits its
-   * envelope with the current batch.  Resolves once both are fsync'd.
+   * Claims a message for delivery: an exclusive flock on its content file,
+   * so that two queue runners (the daemon's and a `sendmail -q`) never work
+   * on one message at once.  Undefined when another runner has it, or when
+   * it is gone.  The lock goes with the process, should the runner die.
    */
+  claim(id: string): { release(): void } | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.contentPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    if (!native().flock(fd, 'exclusive', true)) {
+      closeSync(fd);
+      return undefined;
+    }
+    return { release: () => closeSync(fd) };
+  }
+
   /**
    * A queue id for a message about to be accepted, for callers that must
    * write it into the message first (Received: ... id QID, Message-Id).

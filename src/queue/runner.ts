@@ -89,14 +89,21 @@ export class QueueRunner {
     const work = [...due];
     const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, async () => {
       for (let e = work.shift(); e !== undefined; e = work.shift()) {
+        const claim = this.deps.queue.claim(e.id);
+        if (claim === undefined) continue; // another runner has it
         summary.attempted++;
         try {
-          if (await this.deliver(e)) summary.completed++;
+          // what was read before the claim may be stale: another runner may have just finished it
+          const current = this.deps.queue.read(e.id);
+          if (current === undefined) continue;
+          if (await this.deliver(current)) summary.completed++;
           else summary.deferred++;
         } catch (error) {
           // the message stays queued as it is; the next run tries again
           summary.deferred++;
           this.deps.log.err(0, e.id, `queue run: ${error instanceof Error ? error.message : String(error)}`);
+        } finally {
+          claim.release();
         }
       }
     });
@@ -156,7 +163,7 @@ export class QueueRunner {
         return {
           status: 'deferred',
           dsn: ERR.REMOTE_DELIVERY_UNAVAILABLE.status,
-          text: `${where.domain}: remote delivery is not built into this Postern yet`,
+          text: `${where.domain}: remote delivery not built yet`,
           code: 'REMOTE_DELIVERY_UNAVAILABLE',
         };
     }

@@ -1,0 +1,28 @@
+/**
+ * What sendmail checks before it runs a queue (main.c): the queue directory
+ * can be entered, and, with PrivacyOptions restrictqrun, an ordinary user may
+ * run only a queue that is their own.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { EX } from '../common/sysexits.js';
+import type { Config } from '../config/index.js';
+import { errnoText } from '../config/values.js';
+
+/** What sendmail checks before a queue run: the directory can be entered, and (restrictqrun) is the caller's. */
+export function queueRunRefusal(dir: string, config: Config, uid: number): { lines: string[]; stderr?: string; exit: number } | undefined {
+  try {
+    accessSync(dir, constants.X_OK);
+  } catch (e) {
+    const denied = (e as NodeJS.ErrnoException).code === 'EACCES';
+    return {
+      lines: [`can not chdir(${dir}/): ${errnoText(e)}`],
+      ...(denied ? { stderr: 'Program mode requires special privileges, e.g., root or TrustedUser.' } : {}),
+      exit: EX.CONFIG,
+    };
+  }
+  if (uid !== 0 && config.options.PrivacyOptions.has('restrictqrun') && statSync(dir).uid !== uid) {
+    return { lines: ['You do not have permission to process the queue'], exit: EX.NOPERM };
+  }
+  return undefined;
+}
+

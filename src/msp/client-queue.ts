@@ -16,11 +16,11 @@
  * is the file's owner (fstat of the file opened with O_NOFOLLOW, which must
  * be a regular file with one link).
  */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERR, PosternError } from '../common/errors.js';
+import { QueueIdGenerator } from '../queue/qid.js';
 import { refusal, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
 
 export const CLIENT_QUEUE_FILE_MODE = 0o640;
@@ -37,12 +37,25 @@ export async function writeClientQueueFile(
   request: SubmissionRequest,
   message: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<string> {
-  const unique = `${Date.now().toString(36)}${randomBytes(9).toString('hex')}`;
-  const temp = join(dir, `${TEMP_PREFIX}${unique}`);
-  const ready = join(dir, `${READY_PREFIX}${unique}`);
+  let temp = '';
+  let ready = '';
   let handle: FileHandle | undefined;
+  let created = false;
   try {
-    handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, CLIENT_QUEUE_FILE_MODE);
+    // names are queue ids in sendmail's form, so mailq -Ac lists them as sendmail does;
+    // a name someone else already took is skipped (the directory is shared and sticky)
+    const ids = new QueueIdGenerator();
+    for (let tries = 0; handle === undefined; tries++) {
+      const id = await ids.assign();
+      temp = join(dir, `${TEMP_PREFIX}${id}`);
+      ready = join(dir, `${READY_PREFIX}${id}`);
+      try {
+        handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, CLIENT_QUEUE_FILE_MODE);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 100) throw e;
+      }
+    }
+    created = true;
     // the caller's umask must not take group smmsp's read permission away
     await handle.chmod(CLIENT_QUEUE_FILE_MODE);
     const { onBehalfOf: _ignored, ...stored } = request;
@@ -62,7 +75,8 @@ export async function writeClientQueueFile(
     return ready;
   } catch (e) {
     await handle?.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
+    // only a file this call created is removed: a name that was taken is someone else's
+    if (created) await unlink(temp).catch(() => undefined);
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== undefined && NO_SPACE.has(code)) {
       throw new PosternError(ERR.OS_NO_SPACE, `cannot queue the message in ${dir}: ${(e as Error).message}`, { cause: e });

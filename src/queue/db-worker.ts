@@ -34,6 +34,8 @@ export interface EnvelopePatch {
   attempts?: number;
   nextAttempt?: number;
   quarantine?: string | null;
+  /** a delay warning has been queued for this message */
+  warned?: boolean;
   recipients?: ReadonlyArray<{
     readonly index: number;
     readonly state: RecipientState;
@@ -101,6 +103,7 @@ function main(): void {
     if (patch.nextAttempt !== undefined) env.nextAttempt = patch.nextAttempt;
     if (patch.quarantine === null) delete env.quarantine;
     else if (patch.quarantine !== undefined) env.quarantine = patch.quarantine;
+    if (patch.warned !== undefined) env.warned = patch.warned;
     for (const r of patch.recipients ?? []) {
       const rcpt = env.recipients[r.index];
       if (rcpt === undefined) throw Object.assign(new Error(`${id} has no recipient ${r.index}`), { code: 'BAD_INDEX' });

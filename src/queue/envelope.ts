@@ -60,6 +60,10 @@ export interface Envelope {
   readonly messageId?: string;
   /** quarantine reason, when held */
   quarantine?: string;
+  /** a delivery status notification Postern made: what kind, so a failing one is never answered in kind */
+  readonly notice?: 'sender' | 'postmaster' | 'postmaster-copy' | 'receipt';
+  /** a delay warning has been sent (sendmail's qf flag w) */
+  warned?: boolean;
   /** delivery attempts so far, and when the next may be made (ms since the epoch) */
   attempts: number;
   nextAttempt: number;

@@ -13,7 +13,7 @@ import { requestLocalDelivery } from '../delivery/broker/protocol.js';
 import { ownCredentials, privilegeProblem } from '../mta/unprivileged.js';
 import { native } from '../privsep/native.js';
 import { openQueue } from './index.js';
-import { returnToSender } from './bounce.js';
+import { returnToSender, warnOfDelay } from './bounce.js';
 import { QueueRunner, type QueueSelection } from './runner.js';
 
 export interface RunnerStart {
@@ -55,6 +55,7 @@ try {
     log: logger,
     deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }),
     returnToSender: (envelope, failed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed),
+    warnOfDelay: (envelope) => warnOfDelay({ queue, config, identity, log: logger }, envelope),
   });
   await report({ type: 'ready' });
 

@@ -44,7 +44,9 @@ export interface RunnerDeps {
    * Return what failed for good (and what expired) to the sender; resolves once
    * the notification is itself queued, so that removing the original loses nothing.
    */
-  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[]) => Promise<void>;
+  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[]) => Promise<number>;
+  /** a delay warning when the message has waited Timeout.queuewarn; true when one was queued */
+  readonly warnOfDelay?: (envelope: Envelope) => Promise<boolean>;
   readonly now?: () => number;
   /** messages delivered at the same time */
   readonly concurrency?: number;
@@ -81,11 +83,25 @@ export class QueueRunner {
    * due or not, as sendmail does; otherwise only those whose time has come.
    */
   async runOnce(selection?: QueueSelection): Promise<RunSummary> {
+    const summary: RunSummary = { attempted: 0, completed: 0, deferred: 0 };
+    // notices queued during a pass (returned mail, warnings) go out in the
+    // next one at once; a few rounds at most, since a notice about a notice
+    // is made only for the postmaster and never further
+    for (let round = 0; round < 4; round++) {
+      this.noticesQueued = 0;
+      await this.pass(round === 0 ? selection : undefined, summary);
+      if (this.noticesQueued === 0) break;
+    }
+    return summary;
+  }
+
+  private noticesQueued = 0;
+
+  private async pass(selection: QueueSelection | undefined, summary: RunSummary): Promise<void> {
     const now = this.now();
     const due = this.deps.queue
       .list()
       .filter((e) => e.quarantine === undefined && (selection !== undefined || e.nextAttempt <= now) && selected(e, selection));
-    const summary: RunSummary = { attempted: 0, completed: 0, deferred: 0 };
     const work = [...due];
     const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, async () => {
       for (let e = work.shift(); e !== undefined; e = work.shift()) {
@@ -108,7 +124,6 @@ export class QueueRunner {
       }
     });
     await Promise.all(lanes);
-    return summary;
   }
 
   /** Attempts every open recipient of one message; true when the message is done with and removed. */
@@ -144,8 +159,12 @@ export class QueueRunner {
     });
     if (failed.length > 0) {
       // a failure stays open until its notification is queued: never lost, at worst sent twice
-      await this.deps.returnToSender(envelope, failed);
+      this.noticesQueued += await this.deps.returnToSender(envelope, failed);
       await this.deps.queue.update(envelope.id, { recipients: recorded(failed) });
+    }
+    if (stillOpen && this.deps.warnOfDelay !== undefined && (await this.deps.warnOfDelay(envelope))) {
+      this.noticesQueued++;
+      await this.deps.queue.update(envelope.id, { warned: true });
     }
     if (stillOpen) return false;
     await this.deps.queue.remove(envelope.id);

@@ -81,7 +81,7 @@ test('the client queue keeps users apart and the runner submits for the file\'s 
       .filter((l) => l.includes('='))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
-  assert.match(out['file'] ?? '', /^\/var\/spool\/clientmqueue\/cq[0-9a-z]+$/);
+  assert.match(out['file'] ?? '', /^\/var\/spool\/clientmqueue\/cq[0-9A-Za-z]{8}\d{6}$/);
   assert.equal(out['perm'], 'owner:alice group:smmsp mode:640 links:1');
   for (const what of ['bob-list', 'bob-read', 'bob-append', 'bob-remove', 'bob-rename', 'bob-link']) {
     assert.notEqual(out[what], '0', `${what} must fail`);

@@ -30,6 +30,7 @@ sendmail -bd -O DeliveryMode=queue; echo "bd=$?"
 printf 'To: bob\\nSubject: for bob\\n\\nhi bob\\n' | as alice sendmail -t -i; echo "s1=$?"
 printf 'To: carol\\nSubject: for carol\\n\\nhi carol\\n' | as alice sendmail -t -i; echo "s2=$?"
 printf 'To: someone@remote.example\\nSubject: away\\n\\nfar\\n' | as alice sendmail -t -i; echo "s3=$?"
+printf 'To: nosuchuser\\nSubject: lost\\n\\nnobody home\\n' | as alice sendmail -t -i; echo "s4=$?"
 kill -TERM "$(head -1 /var/run/sendmail.pid)"
 for i in $(seq 200); do [ -e /var/run/sendmail.pid ] || break; sleep 0.05; done
 
@@ -43,6 +44,7 @@ echo "after-q=$(ls /var/mail | tr '\\n' ' ')"
 mailq > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
 echo "bob=$(stat -c '%U %a' /var/mail/bob) $(grep -c '^Subject: for bob$' /var/mail/bob) $(grep -c '^Subject: for carol$' /var/mail/bob)"
 echo "carol=$(stat -c '%U %a' /var/mail/carol) $(grep -c '^Subject: for carol$' /var/mail/carol)"
+echo "alice=$(b64 /var/mail/alice)"
 `;
 
 test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users are refused', async (t) => {
@@ -52,7 +54,7 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.equal(r.code, 0, r.stderr);
   const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
   const text = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString();
-  for (const key of ['bd', 's1', 's2', 's3']) assert.equal(line(key), '0', key);
+  for (const key of ['bd', 's1', 's2', 's3', 's4']) assert.equal(line(key), '0', key);
 
   const [aliceStatus, aliceOut] = line('alice-q').split(' ');
   assert.equal(aliceStatus, '78', 'the 0700 MTA queue is not an ordinary user\'s');
@@ -61,14 +63,21 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.equal(acqStatus, '77', 'submit.cf has restrictqrun');
   assert.equal(text(acqOut), 'You do not have permission to process the queue\n');
 
-  assert.equal(line('queued'), '3');
+  assert.equal(line('queued'), '4');
   assert.equal(line('qR').split(' ')[0], '0');
   assert.equal(line('after-qR'), 'carol ', '-qRcarol delivers only the message for carol');
   assert.equal(line('q').split(' ')[0], '0');
-  assert.equal(line('after-q'), 'bob carol ');
+  assert.equal(line('after-q'), 'alice bob carol ', 'the bounce for nosuchuser went back to alice in the same run');
   const mailq = text(line('mailq'));
   assert.match(mailq, /\(1 request\)\n/);
   assert.match(mailq, /\n {17}\(Deferred: remote\.example: remote delivery not built yet\)\n\t+ someone@remote\.example\n/);
   assert.equal(line('bob'), 'bob 600 1 0');
   assert.equal(line('carol'), 'carol 600 1');
+  const bounce = text(line('alice'));
+  assert.match(bounce, /^From MAILER-DAEMON /);
+  assert.match(bounce, /\nFrom: Mail Delivery Subsystem <MAILER-DAEMON@mx\.example\.test>\n/);
+  assert.match(bounce, /\nSubject: Returned mail: see transcript for details\n/);
+  assert.match(bounce, /\nContent-Type: multipart\/report; report-type=delivery-status;/);
+  assert.match(bounce, /\nAction: failed\nStatus: 5\.1\.1\n/);
+  assert.match(bounce, /\nSubject: lost\n/, 'the original comes back');
 });

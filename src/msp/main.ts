@@ -210,7 +210,7 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
     }
     case 'print':
       if (!config.options.UseMSP) return printQueue(config, out);
-      break;
+      return (await import('./client-queue-listing.js')).printClientQueue(config, out);
     case 'initalias': {
       const { initAliases } = await import('./initalias.js');
       return initAliases(inv, config, ctx.log, out);
@@ -219,7 +219,7 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       break;
   }
   if (!AVAILABLE_MODES.has(inv.mode)) {
-    const what = inv.mode === 'print' ? 'client queue listing (-Ac -bp)' : describeMode(inv.mode);
+    const what = describeMode(inv.mode);
     const err = unavailable(inv.mode, what);
     out.stderr(`${inv.argv0}: ${err.message}`);
     return err.exit;

@@ -28,8 +28,7 @@ const DESCRIPTIONS: Readonly<Record<OpMode, string>> = {
 
 /**
  * Modes this build carries out in full; every other mode answers
- * EX_UNAVAILABLE.  -bp is carried out in part before this set is consulted:
- * for the MTA queue, not yet the client queue's -Ac -bp.
+ * EX_UNAVAILABLE.
  */
 export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'deliver', 'daemon', 'fgdaemon', 'initalias']);
 

@@ -81,6 +81,8 @@ as bob ls /var/spool/clientmqueue > /dev/null 2>&1; echo "bob-list=$?"
 as bob cat "$F" > /dev/null 2>&1; echo "bob-read=$?"
 as bob rm -f "$F" 2>/dev/null; echo "bob-remove=$? $(test -e "$F" && echo kept)"
 as bob sh -c "echo x >> '$F'" 2>/dev/null; echo "bob-append=$?"
+mailq -Ac > "$W/cq-list" 2>&1; echo "cq-list=$? $(b64 "$W/cq-list")"
+as bob mailq -Ac > "$W/cq-list-bob" 2>&1; echo "cq-list-bob=$?"
 
 # D: the daemon again; the sm-msp-queue runner hands the message over as alice's
 sendmail -bd -L sm-mta; echo "bd3=$?"
@@ -142,6 +144,10 @@ test('sendmail -bd: workers without privilege, submissions through the socket or
   assert.notEqual(line('bob-read'), '0');
   assert.equal(line('bob-remove').split(' ')[1], 'kept');
   assert.notEqual(line('bob-append'), '0');
+  const [cqStatus, cqText] = line('cq-list').split(' ');
+  assert.equal(cqStatus, '0');
+  assert.match(text(cqText ?? ''), /^\t\t\/var\/spool\/clientmqueue \(1 request\)\n-----Q-ID----- [^\n]+\n[0-9A-Za-z]{8}\d{6} +6 \w{3} \w{3} [ \d]\d \d\d:\d\d alice\n\t+ bob\n\t\tTotal requests: 1\n$/);
+  assert.equal(line('cq-list-bob'), '78', 'users cannot list the client queue');
 
   assert.equal(line('bd3'), '0');
   assert.equal(line('runner'), '0');

@@ -71,6 +71,7 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
         identity: deps.identity,
         queueId,
         now: arrival,
+        ...(request.untrustedConfig !== undefined ? { untrustedConfig: request.untrustedConfig } : {}),
       });
     } catch (e) {
       if (e instanceof SubmissionError) return refusal(ERR[e.code as keyof typeof ERR], e.message);

@@ -193,3 +193,14 @@ test('the reader splits a dot line across chunks correctly', async () => {
   assert.deepEqual(raw.headerLines, ['To: a\n']);
   assert.equal(await collect(raw.body), 'x\n');
 });
+
+test('-C by a user who is not root: "Processed by USER with -C FILE", before the -f warning, as sendmail orders them', async () => {
+  const s = await submit('To: a@x.y\n\nx\n', ['-t', '-f', 'boss@example.com'], { untrustedConfig: '/home/alice/my.cf' });
+  const warnings = s.headers.split('\n').filter((l) => l.startsWith('X-Authentication-Warning:'));
+  assert.deepEqual(warnings, [
+    'X-Authentication-Warning: mx.example.test: Processed by alice with -C /home/alice/my.cf',
+    'X-Authentication-Warning: mx.example.test: alice set sender to boss@example.com using -f',
+  ]);
+  const plain = await submit('To: a@x.y\n\nx\n', ['-t']);
+  assert.doesNotMatch(plain.headers, /X-Authentication-Warning/);
+});

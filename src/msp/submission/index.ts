@@ -63,6 +63,8 @@ export interface SubmissionContext {
   readonly queueId: string;
   /** arrival time; default now */
   readonly now?: Date;
+  /** the -C file of a caller who is not root: sendmail's "Processed by USER with -C FILE" */
+  readonly untrustedConfig?: string;
 }
 
 export interface Submission {
@@ -149,11 +151,15 @@ export async function readSubmission(input: AsyncIterable<Buffer | string>, ctx:
   if (!has('message-id')) add('Message-Id', messageId);
 
   const warnings: string[] = [];
-  const trusted = config.classes.get('t')?.has(caller.name) === true;
-  if (inv.sender !== undefined && inv.sender !== caller.name && !trusted && !isOwnAddress(inv.sender, caller, identity, config)) {
-    const text = `${host}: ${caller.name} set sender to ${inv.sender} using -${inv.senderFlag ?? 'f'}`;
+  const warn = (text: string) => {
     if (config.options.PrivacyOptions.has('authwarnings')) add('X-Authentication-Warning', text);
     warnings.push(text);
+  };
+  // sendmail's order: the -C warning is raised before the sender is looked at
+  if (ctx.untrustedConfig !== undefined) warn(`${host}: Processed by ${caller.name} with -C ${ctx.untrustedConfig}`);
+  const trusted = config.classes.get('t')?.has(caller.name) === true;
+  if (inv.sender !== undefined && inv.sender !== caller.name && !trusted && !isOwnAddress(inv.sender, caller, identity, config)) {
+    warn(`${host}: ${caller.name} set sender to ${inv.sender} using -${inv.senderFlag ?? 'f'}`);
   }
 
   // recipients: operands, then (with -t) the headers

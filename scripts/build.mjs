@@ -17,12 +17,34 @@ function typescript() {
   });
 }
 
+const common = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  outExtension: { '.js': '.mjs' },
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
+
 async function bundle() {
   rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
+  // The command: split at its dynamic imports, so that `sendmail -t` loads only
+  // the submission path.  Built alone: sharing chunks with the other entry
+  // points would cut its static graph into many small files, each one more
+  // module to resolve at every start.
   await build({
-    // the command, and each process or thread it starts (found by entryPoint())
+    ...common,
+    entryPoints: { postern: join(root, 'src/main.ts') },
+    outdir: join(root, 'dist/bundle'),
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+  });
+  // Each process or thread the command starts (found by entryPoint()): one file apiece.
+  await build({
+    ...common,
     entryPoints: {
-      postern: join(root, 'src/main.ts'),
       smtpd: join(root, 'src/mta/worker-main.ts'),
       'queue-db': join(root, 'src/queue/db-worker.ts'),
       broker: join(root, 'src/delivery/broker/main.ts'),
@@ -30,17 +52,7 @@ async function bundle() {
       'mailbox-agent': join(root, 'src/delivery/mailbox/agent.ts'),
     },
     outdir: join(root, 'dist/bundle'),
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
-    sourcemap: 'linked',
-    metafile: false,
-    logLevel: 'warning',
+    splitting: false,
   });
 }
 

@@ -11,6 +11,10 @@ import { lookupUser } from '../privsep/passwd.js';
 
 export type Route =
   | { readonly kind: 'local'; readonly user: string }
+  /** alias and .forward targets that are not addresses: `|program`, `/file`, `:include:/list` */
+  | { readonly kind: 'program'; readonly command: string }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'include'; readonly path: string }
   | { readonly kind: 'unknown-user'; readonly localPart: string }
   | { readonly kind: 'remote'; readonly domain: string };
 
@@ -31,6 +35,9 @@ export function localDomains(config: Config, identity: SystemIdentity): Set<stri
 
 export function route(address: string, local: ReadonlySet<string>, userExists: (name: string) => boolean = (n) => lookupUser(n) !== undefined): Route {
   const bare = bareAddress(address);
+  if (bare.startsWith('|')) return { kind: 'program', command: bare.slice(1) };
+  if (bare.startsWith('/')) return { kind: 'file', path: bare };
+  if (bare.toLowerCase().startsWith(':include:')) return { kind: 'include', path: bare.slice(9) };
   const at = bare.lastIndexOf('@');
   const domain = at < 0 ? '' : bare.slice(at + 1).toLowerCase().replace(/\.$/, '');
   if (at >= 0 && !local.has(domain) && !/^\[127\.\d+\.\d+\.\d+\]$/.test(domain)) return { kind: 'remote', domain };

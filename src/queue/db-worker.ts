@@ -20,7 +20,7 @@
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Envelope, RecipientState } from './envelope.js';
+import type { Envelope, Recipient, RecipientState } from './envelope.js';
 
 export interface Row {
   readonly id: string;
@@ -36,6 +36,8 @@ export interface EnvelopePatch {
   quarantine?: string | null;
   /** a delay warning has been queued for this message */
   warned?: boolean;
+  /** recipients appended (the targets of an expanded alias), after the states above are applied */
+  addRecipients?: readonly Recipient[];
   recipients?: ReadonlyArray<{
     readonly index: number;
     readonly state: RecipientState;
@@ -111,6 +113,8 @@ function main(): void {
       if (r.statusText !== undefined) rcpt.statusText = r.statusText;
       if (r.dsnStatus !== undefined) rcpt.dsnStatus = r.dsnStatus;
     }
+    // alias expansion: the targets join the envelope, each with its own state from now on
+    for (const r of patch.addRecipients ?? []) env.recipients.push({ ...r });
     change.run(JSON.stringify(env), env.nextAttempt, id);
     return true;
   });

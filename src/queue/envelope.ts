@@ -11,7 +11,8 @@ export interface Notify {
   readonly delay: boolean;
 }
 
-export type RecipientState = 'pending' | 'deferred' | 'sent' | 'bounced';
+/** `expanded`: an alias, replaced by its targets (recipients of their own, with `parent` set) */
+export type RecipientState = 'pending' | 'deferred' | 'sent' | 'bounced' | 'expanded';
 
 export interface Recipient {
   /** the address as it will be delivered to, without angle brackets */
@@ -24,6 +25,10 @@ export interface Recipient {
   statusText?: string;
   /** the last enhanced status code (4.4.1, 5.1.1 ...) */
   dsnStatus?: string;
+  /** the alias this address was expanded from (sendmail's q_alias), for logs and DSNs */
+  readonly parent?: string;
+  /** already the result of alias expansion: not looked up again */
+  readonly aliased?: boolean;
 }
 
 /** Who handed the message over, as the kernel told the receiving side (SO_PEERCRED or file owner). */

@@ -13,6 +13,7 @@ import { requestLocalDelivery } from '../delivery/broker/protocol.js';
 import { ownCredentials, privilegeProblem } from '../mta/unprivileged.js';
 import { native } from '../privsep/native.js';
 import { openQueue } from './index.js';
+import { openAliases } from '../delivery/aliases/index.js';
 import { returnToSender, warnOfDelay } from './bounce.js';
 import { QueueRunner, type QueueSelection } from './runner.js';
 
@@ -48,7 +49,11 @@ try {
   if (dir === null) throw new PosternError(ERR.DAEMON_QUEUE_DIRECTORY, 'QueueDirectory (Q) option must be set');
   const queue = await openQueue({ dir, fileMode: config.options.TempFileMode });
   const identity = systemIdentity();
+  // sendmail -n would turn aliasing off; the daemon always aliases
+  const aliases = openAliases(config);
+  for (const w of aliases.warnings) logger.warning(0, NOQID, w);
   const runner = new QueueRunner({
+    aliases: (name) => aliases.lookup(name),
     queue,
     config,
     identity,

@@ -16,6 +16,8 @@ import type { Config } from '../config/index.js';
 import type { QueueMatch } from '../msp/cmdline/invocation.js';
 import type { DeliveryStatus } from '../delivery/mailbox/status.js';
 import { bareAddress, localDomains, route } from '../delivery/route.js';
+import type { AliasLookup } from '../delivery/aliases/index.js';
+import { expandRecipient } from '../delivery/expand.js';
 import type { Envelope, Recipient } from './envelope.js';
 import type { MessageQueue } from './index.js';
 import { messagePriority } from './mailq.js';
@@ -47,6 +49,8 @@ export interface RunnerDeps {
   readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[]) => Promise<number>;
   /** a delay warning when the message has waited Timeout.queuewarn; true when one was queued */
   readonly warnOfDelay?: (envelope: Envelope) => Promise<boolean>;
+  /** the alias look-up (AliasFile); undefined: no aliasing (sendmail -n) */
+  readonly aliases?: AliasLookup;
   readonly now?: () => number;
   /** messages delivered at the same time */
   readonly concurrency?: number;
@@ -126,8 +130,45 @@ export class QueueRunner {
     await Promise.all(lanes);
   }
 
+  /**
+   * Replaces each open local recipient that names an alias by the alias's
+   * targets, durably, before anything is delivered; returns the envelope as
+   * stored then, and the statuses of aliases that failed to expand.
+   */
+  private async expandAliases(envelope: Envelope): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
+    const forced = new Map<number, DeliveryStatus>();
+    const lookup = this.deps.aliases;
+    if (lookup === undefined) return { envelope, forced };
+    const states: Array<{ index: number; state: 'expanded' }> = [];
+    const added: Recipient[] = [];
+    for (const [index, r] of envelope.recipients.entries()) {
+      if ((r.state !== 'pending' && r.state !== 'deferred') || r.aliased === true) continue;
+      const where = route(r.address, this.local, () => true);
+      if (where.kind !== 'local') continue;
+      const expansion = expandRecipient(r, where.user, lookup, (d) => this.local.has(d.toLowerCase()));
+      if (expansion.kind === 'none') continue;
+      if (expansion.kind === 'deferred') {
+        forced.set(index, expansion.status);
+        continue;
+      }
+      // a temporary error: entry keeps the alias as it is, to be expanded again next time
+      if (expansion.failure?.status === 'deferred') {
+        forced.set(index, expansion.failure);
+        continue;
+      }
+      added.push(...expansion.recipients);
+      if (expansion.failure !== undefined) forced.set(index, expansion.failure);
+      else states.push({ index, state: 'expanded' });
+      this.deps.log.info(9, envelope.id, `alias ${bareAddress(r.address)} => ${expansion.recipients.map((t) => t.address).join(', ') || '(nothing)'}`);
+    }
+    if (states.length === 0 && added.length === 0) return { envelope, forced };
+    await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
+    return { envelope: this.deps.queue.read(envelope.id) ?? envelope, forced };
+  }
+
   /** Attempts every open recipient of one message; true when the message is done with and removed. */
-  async deliver(envelope: Envelope): Promise<boolean> {
+  async deliver(original: Envelope): Promise<boolean> {
+    const { envelope, forced } = await this.expandAliases(original);
     const start = this.now();
     // a notification (null sender) has its own lifetime, as in sendmail
     const lifetime = this.deps.config.options.Timeout[envelope.sender === '' ? 'queuereturn.dsn' : 'queuereturn.normal'];
@@ -135,7 +176,7 @@ export class QueueRunner {
     const outcomes: RecipientOutcome[] = [];
     for (const [index, recipient] of envelope.recipients.entries()) {
       if (recipient.state !== 'pending' && recipient.state !== 'deferred') continue;
-      let status = await this.attempt(envelope, recipient);
+      let status = forced.get(index) ?? (await this.attempt(envelope, recipient));
       if (status.status === 'deferred' && expired) {
         status = { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' };
       }
@@ -178,6 +219,15 @@ export class QueueRunner {
         return this.deps.deliverLocal({ queueId: envelope.id, sender: envelope.sender, user: where.user });
       case 'unknown-user':
         return { status: 'bounced', dsn: ERR.LOCAL_USER_UNKNOWN.status, text: 'User unknown', code: 'LOCAL_USER_UNKNOWN' };
+      case 'program':
+      case 'file':
+      case 'include':
+        return {
+          status: 'deferred',
+          dsn: ERR.LOCAL_MAILER_UNAVAILABLE.status,
+          text: `${where.kind === 'program' ? 'program' : where.kind === 'file' ? 'file' : ':include:'} delivery not built yet`,
+          code: 'LOCAL_MAILER_UNAVAILABLE',
+        };
       case 'remote':
         return {
           status: 'deferred',

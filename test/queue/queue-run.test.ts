@@ -21,6 +21,7 @@ useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
 useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
 for u in alice bob carol; do useradd --create-home --user-group "$u"; done
 cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' /etc/mail/
+printf 'postmaster: root\\nteam: bob,\\n  carol\\ngone: error:5.1.1:550 Gone away\\n' > /etc/mail/aliases
 install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
 export PATH='${join(repoRoot, 'bin')}':$PATH
 as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
@@ -31,6 +32,9 @@ printf 'To: bob\\nSubject: for bob\\n\\nhi bob\\n' | as alice sendmail -t -i; ec
 printf 'To: carol\\nSubject: for carol\\n\\nhi carol\\n' | as alice sendmail -t -i; echo "s2=$?"
 printf 'To: someone@remote.example\\nSubject: away\\n\\nfar\\n' | as alice sendmail -t -i; echo "s3=$?"
 printf 'To: nosuchuser\\nSubject: lost\\n\\nnobody home\\n' | as alice sendmail -t -i; echo "s4=$?"
+printf 'To: team\\nSubject: to the team\\n\\nall of you\\n' | as alice sendmail -t -i; echo "s5=$?"
+printf 'To: gone\\nSubject: to the departed\\n\\nhello?\\n' | as alice sendmail -t -i; echo "s6=$?"
+newaliases > "$W/newaliases" 2>/dev/null; echo "newaliases=$? $(b64 "$W/newaliases")"
 kill -TERM "$(head -1 /var/run/sendmail.pid)"
 for i in $(seq 200); do [ -e /var/run/sendmail.pid ] || break; sleep 0.05; done
 
@@ -42,8 +46,8 @@ echo "after-qR=$(ls /var/mail | tr '\\n' ' ')"
 sendmail -q > "$W/q" 2>&1; echo "q=$? $(b64 "$W/q")"
 echo "after-q=$(ls /var/mail | tr '\\n' ' ')"
 mailq > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
-echo "bob=$(stat -c '%U %a' /var/mail/bob) $(grep -c '^Subject: for bob$' /var/mail/bob) $(grep -c '^Subject: for carol$' /var/mail/bob)"
-echo "carol=$(stat -c '%U %a' /var/mail/carol) $(grep -c '^Subject: for carol$' /var/mail/carol)"
+echo "bob=$(stat -c '%U %a' /var/mail/bob) $(grep -c '^Subject: for bob$' /var/mail/bob) $(grep -c '^Subject: for carol$' /var/mail/bob) $(grep -c '^Subject: to the team$' /var/mail/bob)"
+echo "carol=$(stat -c '%U %a' /var/mail/carol) $(grep -c '^Subject: for carol$' /var/mail/carol) $(grep -c '^Subject: to the team$' /var/mail/carol)"
 echo "alice=$(b64 /var/mail/alice)"
 `;
 
@@ -54,7 +58,8 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.equal(r.code, 0, r.stderr);
   const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
   const text = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString();
-  for (const key of ['bd', 's1', 's2', 's3', 's4']) assert.equal(line(key), '0', key);
+  for (const key of ['bd', 's1', 's2', 's3', 's4', 's5', 's6']) assert.equal(line(key), '0', key);
+  assert.match(text(line('newaliases').split(' ')[1]), /^\/etc\/mail\/aliases: 3 aliases, longest 25 bytes, \d+ bytes total\n$/);
 
   const [aliceStatus, aliceOut] = line('alice-q').split(' ');
   assert.equal(aliceStatus, '78', 'the 0700 MTA queue is not an ordinary user\'s');
@@ -63,7 +68,7 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.equal(acqStatus, '77', 'submit.cf has restrictqrun');
   assert.equal(text(acqOut), 'You do not have permission to process the queue\n');
 
-  assert.equal(line('queued'), '4');
+  assert.equal(line('queued'), '6');
   assert.equal(line('qR').split(' ')[0], '0');
   assert.equal(line('after-qR'), 'carol ', '-qRcarol delivers only the message for carol');
   assert.equal(line('q').split(' ')[0], '0');
@@ -71,8 +76,8 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   const mailq = text(line('mailq'));
   assert.match(mailq, /\(1 request\)\n/);
   assert.match(mailq, /\n {17}\(Deferred: remote\.example: remote delivery not built yet\)\n\t+ someone@remote\.example\n/);
-  assert.equal(line('bob'), 'bob 600 1 0');
-  assert.equal(line('carol'), 'carol 600 1');
+  assert.equal(line('bob'), 'bob 600 1 0 1', 'the alias team reached bob');
+  assert.equal(line('carol'), 'carol 600 1 1', 'and carol');
   const bounce = text(line('alice'));
   assert.match(bounce, /^From MAILER-DAEMON /);
   assert.match(bounce, /\nFrom: Mail Delivery Subsystem <MAILER-DAEMON@mx\.example\.test>\n/);
@@ -80,4 +85,7 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.match(bounce, /\nContent-Type: multipart\/report; report-type=delivery-status;/);
   assert.match(bounce, /\nAction: failed\nStatus: 5\.1\.1\n/);
   assert.match(bounce, /\nSubject: lost\n/, 'the original comes back');
+  assert.equal(bounce.split('\nFrom MAILER-DAEMON ').length, 2, 'two bounces: nosuchuser, and the alias gone');
+  assert.match(bounce, /\nSubject: to the departed\n/);
+  assert.match(bounce, /Gone away/);
 });

@@ -38,6 +38,7 @@ export function writePrivateConfig(dir, { mtaPort = 2525, msaPort = 2587, runAsU
     'O QueueDirectory=': `O QueueDirectory=${at('spool', 'mqueue')}`,
     'O PidFile=': `O PidFile=${at('run', 'sendmail.pid')}`,
     'O RunAsUser=': runAsUser === null ? null : `O RunAsUser=${runAsUser}`,
+    'O AliasFile=': `O AliasFile=${join(root, 'conf', 'aliases')}`,
     'O DefaultUser=': null,
   });
   copyWith('submit.cf', at('etc', 'submit.cf'), {

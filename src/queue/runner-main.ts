@@ -52,8 +52,13 @@ try {
   // sendmail -n would turn aliasing off; the daemon always aliases
   const aliases = openAliases(config);
   for (const w of aliases.warnings) logger.warning(0, NOQID, w);
+  // loaded here, not at the top: nodemailer belongs to the runner only
+  const remote = await import('../delivery/remote/index.js');
+  const remoteOptions = remote.remoteOptionsFromConfig(config, identity, (problem) => logger.warning(0, NOQID, problem));
   const runner = new QueueRunner({
     aliases: (name) => aliases.lookup(name),
+    deliverRemote: (request) => remote.deliverRemote(request, { options: remoteOptions, log: logger }),
+    remoteLogFields: remote.deliveryLogFields,
     queue,
     config,
     identity,
@@ -66,6 +71,7 @@ try {
 
   if (start.interval === undefined) {
     await runner.runOnce(start.selection);
+    remote.closeCachedConnections();
     await queue.close();
     process.exit(0);
   }

@@ -11,7 +11,8 @@
  */
 import type { SystemIdentity } from '../common/identity.js';
 import { ERR } from '../common/errors.js';
-import type { Logger } from '../common/log.js';
+import type { DeliveryLogInput, Logger } from '../common/log.js';
+import type { RemoteRequest, RemoteResult } from '../delivery/remote/types.js';
 import type { Config } from '../config/index.js';
 import type { QueueMatch } from '../msp/cmdline/invocation.js';
 import type { DeliveryStatus } from '../delivery/mailbox/status.js';
@@ -49,6 +50,10 @@ export interface RunnerDeps {
   readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[]) => Promise<number>;
   /** a delay warning when the message has waited Timeout.queuewarn; true when one was queued */
   readonly warnOfDelay?: (envelope: Envelope) => Promise<boolean>;
+  /** remote delivery, one message to the recipients of one domain (src/delivery/remote) */
+  readonly deliverRemote?: (request: RemoteRequest) => Promise<RemoteResult>;
+  /** the to= line's fields of a remote result (mailer, relay, dsn, reply, stat) */
+  readonly remoteLogFields?: (result: RemoteResult, r: RemoteResult['recipients'][number]) => Partial<DeliveryLogInput>;
   /** the alias look-up (AliasFile); undefined: no aliasing (sendmail -n) */
   readonly aliases?: AliasLookup;
   readonly now?: () => number;
@@ -174,14 +179,57 @@ export class QueueRunner {
     const lifetime = this.deps.config.options.Timeout[envelope.sender === '' ? 'queuereturn.dsn' : 'queuereturn.normal'];
     const expired = start - envelope.arrival >= lifetime * 1000;
     const outcomes: RecipientOutcome[] = [];
+    const expire = (status: DeliveryStatus): DeliveryStatus =>
+      status.status === 'deferred' && expired
+        ? { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' }
+        : status;
+    // remote recipients go together, one delivery per domain, as sendmail groups them by host
+    const byDomain = new Map<string, Array<{ index: number; recipient: Recipient }>>();
     for (const [index, recipient] of envelope.recipients.entries()) {
       if (recipient.state !== 'pending' && recipient.state !== 'deferred') continue;
-      let status = forced.get(index) ?? (await this.attempt(envelope, recipient));
-      if (status.status === 'deferred' && expired) {
-        status = { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' };
+      const where = forced.has(index) ? undefined : route(recipient.address, this.local);
+      if (where?.kind === 'remote' && this.deps.deliverRemote !== undefined) {
+        const list = byDomain.get(where.domain) ?? [];
+        list.push({ index, recipient });
+        byDomain.set(where.domain, list);
+        continue;
       }
+      const status = expire(forced.get(index) ?? (await this.attempt(envelope, recipient)));
       outcomes.push({ recipient, index, status });
       this.logAttempt(envelope, recipient, status, start);
+    }
+    for (const [domain, list] of byDomain) {
+      const result = await this.deps.deliverRemote!({
+        queueId: envelope.id,
+        sender: envelope.sender,
+        domain,
+        recipients: list.map(({ index, recipient }) => ({
+          index,
+          address: bareAddress(recipient.address),
+          ...(recipient.notify !== undefined ? { notify: recipient.notify } : {}),
+          ...(recipient.orcpt !== undefined ? { orcpt: recipient.orcpt } : {}),
+        })),
+        ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
+        ...(envelope.ret !== undefined ? { ret: envelope.ret } : {}),
+        ...(envelope.bodyType !== undefined ? { bodyType: envelope.bodyType } : {}),
+        content: () => this.deps.queue.openContent(envelope.id),
+        size: envelope.size,
+      });
+      for (const r of result.recipients) {
+        const recipient = envelope.recipients[r.index]!;
+        const status = expire(r.status);
+        outcomes.push({ recipient, index: r.index, status });
+        this.deps.log.logDelivery(envelope.id, {
+          to: [`<${bareAddress(recipient.address)}>`],
+          ...this.ctladdr(envelope),
+          queuedAt: envelope.arrival,
+          transactionStart: start,
+          priority: messagePriority(envelope.size, envelope.recipients.length, envelope.attempts),
+          status: status.text,
+          ...(this.deps.remoteLogFields?.(result, r) ?? {}),
+          ...(status !== r.status ? { status: status.text, dsn: status.dsn } : {}),
+        });
+      }
     }
     const failed = outcomes.filter((o) => o.status.status === 'bounced');
     const stillOpen = outcomes.some((o) => o.status.status === 'deferred');
@@ -238,12 +286,17 @@ export class QueueRunner {
     }
   }
 
+  /** ctladdr=: the local submitter, as sendmail names the controlling user */
+  private ctladdr(envelope: Envelope): { ctladdr?: { paddr: string; uid: number; gid: number } } {
+    const s = envelope.submitter;
+    return s === undefined ? {} : { ctladdr: { paddr: s.name, uid: s.uid, gid: s.gid } };
+  }
+
   private logAttempt(envelope: Envelope, recipient: Recipient, status: DeliveryStatus, start: number): void {
     const stat = status.status === 'sent' ? 'Sent' : status.status === 'deferred' ? `Deferred: ${status.text}` : status.text;
-    const submitter = envelope.submitter;
     this.deps.log.logDelivery(envelope.id, {
       to: [bareAddress(recipient.address).includes('@') ? `<${bareAddress(recipient.address)}>` : bareAddress(recipient.address)],
-      ...(submitter !== undefined ? { ctladdr: { paddr: submitter.name, uid: submitter.uid, gid: submitter.gid } } : {}),
+      ...this.ctladdr(envelope),
       queuedAt: envelope.arrival,
       transactionStart: start,
       mailer: route(recipient.address, this.local).kind === 'remote' ? 'esmtp' : 'local',

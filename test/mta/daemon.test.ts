@@ -24,7 +24,7 @@ useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
 useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
 useradd --create-home --user-group --comment 'Alice Liddell' alice
 useradd --create-home --user-group bob
-cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' /etc/mail/
+cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' '${CONF}/aliases' /etc/mail/
 install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
 export PATH='${join(repoRoot, 'bin')}':$PATH
 as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }

@@ -1,0 +1,249 @@
+/**
+ * deliverRemote(): one message to the recipients of one domain.  The
+ * destination comes from the mailertable, the smart host or DNS; its hosts
+ * are tried in order until one takes the transaction.  A host that cannot
+ * be reached, or refuses at greeting, EHLO or STARTTLS, passes the message
+ * to the next; once a host has answered MAIL, its replies are final for
+ * this attempt (a 4xx defers, a 5xx bounces), per recipient.
+ */
+import { userInfo } from 'node:os';
+import type { Readable } from 'node:stream';
+import { ERR } from '../../common/errors.js';
+import { NOQID } from '../../common/log.js';
+import { failed, type DeliveryStatus } from '../mailbox/status.js';
+import { ConnectionCache } from './connection-cache.js';
+import { convertTo7bit } from './eight-bit.js';
+import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from './mx.js';
+import { connectionFailure, failureFromReply, parseReply, sentFromReply, type Phase } from './replies.js';
+import { chooseDestination, parseRelaySpec, type HostSpec } from './routing.js';
+import { SessionOpenError, SmtpSession, type SendOutcome } from './smtp-session.js';
+import type { RecipientResult, RelayInfo, RemoteDeps, RemoteRecipient, RemoteRequest, RemoteResult, TlsInfo } from './types.js';
+
+let sharedCache: ConnectionCache | undefined;
+
+/** The process's connection cache, made from the first options that ask for one. */
+function defaultCache(deps: RemoteDeps): ConnectionCache {
+  sharedCache ??= new ConnectionCache(deps.options.connectionCacheSize ?? 1, deps.options.connectionCacheTimeout ?? 300);
+  return sharedCache;
+}
+
+/** Closes the process's cached connections (end of a queue run). */
+export function closeCachedConnections(): void {
+  sharedCache?.closeAll();
+}
+
+/** `STARTTLS=client, relay=mx.example.net., version=TLSv1.3, verify=FAIL, cipher=..., bits=256/256` */
+export function starttlsLine(tls: TlsInfo): string {
+  const bits = String(tls.bits);
+  return `STARTTLS=client, relay=${tls.relay.slice(0, 100)}, version=${tls.version.slice(0, 16)}, verify=${tls.verify}, cipher=${tls.cipher.slice(0, 64)}, bits=${bits}/${bits}`;
+}
+
+function everyone(recipients: readonly RemoteRecipient[], status: DeliveryStatus, extra: { relay?: RelayInfo; reply?: string } = {}): RecipientResult[] {
+  return recipients.map((r) => ({ index: r.index, status, ...extra }));
+}
+
+function syserr(deps: RemoteDeps, queueId: string, text: string): void {
+  let who = String(process.getuid?.() ?? '');
+  try {
+    who = userInfo().username;
+  } catch {
+    // no passwd entry: the uid will do
+  }
+  deps.log?.log(0, 'crit', queueId, `SYSERR(${who}): ${text}`);
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** The greeting's first word is our own name: the MX (or route) leads back here. */
+function greetsAsUs(greeting: string, heloName: string): boolean {
+  const name = /^\d{3}[ -](\S+)/.exec(greeting)?.[1];
+  return name !== undefined && name.toLowerCase() === heloName.toLowerCase();
+}
+
+interface Attempt {
+  /** Final results (the host took the transaction), or undefined to try the next host. */
+  readonly results?: RecipientResult[];
+  /** Why this host did not do: applies to every recipient if no later host does better. */
+  readonly failure?: { status: DeliveryStatus; relay: RelayInfo; reply?: string };
+  readonly stop?: boolean;
+}
+
+export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): Promise<RemoteResult> {
+  const options = deps.options;
+  const destination = chooseDestination(request.domain, options);
+  if (destination.kind === 'error') {
+    return { recipients: everyone(request.recipients, destination.status, destination.reply ? { reply: destination.reply } : {}), mailer: destination.mailer, transcript: [] };
+  }
+  const mailer = destination.mailer;
+  const hosts: HostSpec[] = [...destination.hosts];
+  if (options.fallbackMxHost) {
+    const fallback = parseRelaySpec(options.fallbackMxHost, mailer);
+    if (fallback.kind === 'hosts') hosts.push(...fallback.hosts);
+  }
+  const resolver = deps.resolver ?? systemResolver();
+  const list = await resolveTargets(hosts, resolver, {
+    localNames: options.localNames,
+    heloName: options.heloName,
+    tryNullMxList: options.tryNullMxList ?? false,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  if (!list.ok) {
+    if (list.syserr !== undefined) syserr(deps, request.queueId, list.syserr);
+    const extra = { ...(list.relay ? { relay: { host: list.relay } } : {}), ...(list.reply ? { reply: list.reply } : {}) };
+    return { recipients: everyone(request.recipients, list.status, extra), mailer, transcript: [] };
+  }
+
+  const cache = deps.cache ?? defaultCache(deps);
+  let transcript: string[] = [];
+  let tls: TlsInfo | undefined;
+  let lastTemporary: Attempt['failure'];
+  let lastFailure: Attempt['failure'];
+  for (const target of list.targets) {
+    const addresses = await targetAddresses(target, resolver);
+    if (!Array.isArray(addresses)) {
+      lastFailure = { status: addresses, relay: { host: target.relay } };
+      if (addresses.status === 'deferred') lastTemporary = lastFailure;
+      continue;
+    }
+    for (const address of addresses) {
+      const attempt = await tryHost(request, deps, cache, target, address);
+      transcript = attempt.transcript;
+      if (attempt.tls) tls = attempt.tls;
+      if (attempt.results) return { recipients: attempt.results, mailer, transcript, ...(tls ? { tls } : {}) };
+      lastFailure = attempt.failure;
+      if (attempt.failure?.status.status === 'deferred') lastTemporary = attempt.failure;
+      if (attempt.stop) {
+        const { status, relay, reply } = attempt.failure!;
+        return { recipients: everyone(request.recipients, status, { relay, ...(reply ? { reply } : {}) }), mailer, transcript };
+      }
+    }
+  }
+  // every host failed: a temporary failure anywhere means "try again later"
+  const final = lastTemporary ?? lastFailure ?? { status: failed(ERR.REMOTE_HOST_UNKNOWN, 'Host unknown (no host to try)'), relay: { host: request.domain } };
+  return { recipients: everyone(request.recipients, final.status, { relay: final.relay, ...(final.reply ? { reply: final.reply } : {}) }), mailer, transcript };
+}
+
+async function targetAddresses(target: Target, resolver: NonNullable<RemoteDeps['resolver']>): Promise<string[] | DeliveryStatus> {
+  if (target.literal !== undefined) return [target.literal];
+  const name = target.name!;
+  try {
+    const found = await resolver.lookupAddresses(name);
+    return found.length > 0 ? found : hostUnknown(name);
+  } catch (e) {
+    return isTemporaryDnsError(e) ? dnsTemporaryFailure(name) : hostUnknown(name);
+  }
+}
+
+async function openSession(deps: RemoteDeps, target: Target, address: string): Promise<SmtpSession | { failure: NonNullable<Attempt['failure']>; transcript: string[] }> {
+  const relay = { host: target.relay, address };
+  const sessionTarget = { address, relay: target.relay, ...(target.name !== undefined ? { servername: target.name } : {}) };
+  try {
+    return await SmtpSession.open(sessionTarget, deps.options);
+  } catch (e) {
+    const transcript = ((e as { transcript?: string[] }).transcript ?? []).slice();
+    if (e instanceof SessionOpenError && e.tls && deps.options.tlsFallbackToClear) {
+      try {
+        return await SmtpSession.open(sessionTarget, deps.options, { ignoreTLS: true });
+      } catch {
+        // the first failure says more
+      }
+    }
+    if (e instanceof SessionOpenError && e.tls) {
+      const status = { ...failed(ERR.REMOTE_TLS_FAILED, '403 4.7.0 TLS handshake failed.'), dsn: '4.7.0' };
+      return { failure: { status, relay }, transcript };
+    }
+    const parsed = e instanceof SessionOpenError && e.reply !== undefined ? parseReply(e.reply) : undefined;
+    if (parsed !== undefined) return { failure: { status: failureFromReply(parsed, 'greeting'), relay, reply: parsed.line }, transcript };
+    return { failure: { status: connectionFailure(e instanceof SessionOpenError ? e.original : e, target.relay), relay }, transcript };
+  }
+}
+
+async function tryHost(
+  request: RemoteRequest,
+  deps: RemoteDeps,
+  cache: ConnectionCache,
+  target: Target,
+  address: string,
+): Promise<Attempt & { transcript: string[]; tls?: TlsInfo }> {
+  const options = deps.options;
+  const relay: RelayInfo = { host: target.relay, address };
+  const key = `${address}|${options.port ?? 25}|${target.name ?? ''}`;
+  let session = cache.take(key);
+  if (session === undefined || !(await session.reset())) {
+    session?.quit();
+    const opened = await openSession(deps, target, address);
+    if (!(opened instanceof SmtpSession)) return { failure: opened.failure, transcript: opened.transcript };
+    session = opened;
+    if (session.tls) deps.log?.info(8, NOQID, starttlsLine(session.tls));
+    if (greetsAsUs(session.greeting, options.heloName)) {
+      syserr(deps, request.queueId, `553 5.3.5 ${target.relay} config error: mail loops back to me (MX problem?)`);
+      const transcript = session.transcript.slice();
+      session.quit();
+      const status = failed(ERR.REMOTE_MX_LOOP, 'Local configuration error');
+      return { failure: { status, relay, reply: '553 5.3.5 system config error' }, stop: true, transcript };
+    }
+  }
+  const start = session.transcript.length;
+  const extensions = session.extensions();
+  const peer8bit = extensions?.has('8BITMIME') ?? false;
+  let message: Readable | Buffer = request.content();
+  let size = request.size;
+  if (!peer8bit) {
+    const whole = await readAll(message);
+    const conversion = convertTo7bit(whole, options.eightBitMode, options.defaultCharset);
+    if (conversion.kind === 'refused') {
+      cache.put(key, session);
+      const status = failed(ERR.REMOTE_8BIT_TO_7BIT, 'Cannot send 8-bit data to 7-bit destination');
+      return { results: everyone(request.recipients, status, { relay, reply: '554 5.6.3 Cannot send 8-bit data to 7-bit destination' }), transcript: [] };
+    }
+    message = conversion.kind === 'converted' ? conversion.message : whole;
+    size = message.length;
+  }
+  // one RCPT per address: duplicates would make the replies ambiguous
+  const unique = [...new Map(request.recipients.map((r) => [r.address, r])).values()];
+  const outcome = await session.send(
+    {
+      from: request.sender,
+      recipients: unique.map((r) => ({ address: r.address, ...(r.notify ? { notify: r.notify } : {}), ...(r.orcpt ? { orcpt: r.orcpt } : {}) })),
+      size,
+      eightBit: peer8bit && request.bodyType === '8BITMIME',
+      ...(request.ret !== undefined ? { ret: request.ret } : {}),
+      ...(request.envid !== undefined ? { envid: request.envid } : {}),
+    },
+    message,
+  );
+  const transcript = session.transcript.slice(start);
+  session.transcript.length = 0;
+  const tls = session.tls;
+  if (outcome.kind === 'broken') {
+    session.quit();
+    return { failure: { status: connectionFailure(outcome.error, target.relay), relay }, transcript, ...(tls ? { tls } : {}) };
+  }
+  if (session.usable) cache.put(key, session);
+  else session.quit();
+  const dsnOffered = extensions?.has('DSN') ?? false;
+  return { results: transactionResults(request.recipients, outcome, relay, dsnOffered), transcript, ...(tls ? { tls } : {}) };
+}
+
+/** Each recipient's outcome from a transaction the host answered. */
+function transactionResults(recipients: readonly RemoteRecipient[], outcome: Exclude<SendOutcome, { kind: 'broken' }>, relay: RelayInfo, dsnOffered: boolean): RecipientResult[] {
+  return recipients.map((r) => {
+    const rcptReply = outcome.rejected.get(r.address);
+    let status: DeliveryStatus;
+    let reply: string | undefined;
+    const fromReply = (text: string, phase: Phase) => {
+      const parsed = parseReply(text);
+      reply = parsed?.line ?? text;
+      return parsed ? failureFromReply(parsed, phase) : failed(ERR.REMOTE_PROTOCOL_ERROR, 'Remote protocol error');
+    };
+    if (rcptReply !== undefined) status = fromReply(rcptReply, 'rcpt');
+    else if (outcome.kind === 'failed') status = fromReply(outcome.reply, outcome.phase);
+    else status = sentFromReply(outcome.final);
+    const relayed = status.status === 'sent' && r.notify?.success === true && !dsnOffered;
+    return { index: r.index, status, relay, ...(reply !== undefined ? { reply } : {}), ...(relayed ? { relayedWithoutDsn: true } : {}) };
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * RemoteOptions from a loaded sendmail.cf: $j (or HeloName) for EHLO, class w
+ * for loop detection, the S macro, the mailertable map, Timeout.*, and the
+ * 8-bit, TLS and connection-cache options.
+ */
+import { readFileSync } from 'node:fs';
+import type { SystemIdentity } from '../../common/identity.js';
+import type { Config } from '../../config/index.js';
+import { openMap } from '../../maps/index.js';
+import { localDomains } from '../route.js';
+import { mailertablePath } from './routing.js';
+import type { KeyLookup, RemoteOptions } from './types.js';
+
+/** A macro's value when it needs no run-time expansion; undefined otherwise. */
+function plainMacro(config: Config, name: string): string | undefined {
+  const v = config.macros.get(name);
+  return v !== undefined && !v.includes('$') ? v : undefined;
+}
+
+/**
+ * Opens the mailertable named by the cf's Kmailertable line.  A map that
+ * cannot be opened is reported through `onProblem` and treated as empty, as
+ * sendmail treats an optional (-o) map.
+ */
+export function openMailertable(config: Config, onProblem?: (text: string) => void): KeyLookup | null {
+  const path = mailertablePath(config);
+  if (path === undefined) return null;
+  try {
+    return openMap(path);
+  } catch (e) {
+    onProblem?.(`mailertable ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  }
+}
+
+export function remoteOptionsFromConfig(config: Config, identity: SystemIdentity, onProblem?: (text: string) => void): RemoteOptions {
+  const o = config.options;
+  let ca: string | undefined;
+  if (o.CACertFile) {
+    try {
+      ca = readFileSync(o.CACertFile, 'utf8');
+    } catch (e) {
+      onProblem?.(`CACertFile ${o.CACertFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return {
+    heloName: o.HeloName ?? plainMacro(config, 'j') ?? identity.canonicalName,
+    localNames: localDomains(config, identity),
+    smartHost: plainMacro(config, 'S') ?? null,
+    fallbackMxHost: o.FallbackMXhost,
+    mailertable: openMailertable(config, onProblem),
+    timeouts: o.Timeout,
+    eightBitMode: o.EightBitMode,
+    defaultCharset: o.DefaultCharSet,
+    tryNullMxList: o.TryNullMXList,
+    tlsFallbackToClear: o.TLSFallbacktoClear,
+    ...(ca !== undefined ? { caCertificates: ca } : {}),
+    connectionCacheSize: o.ConnectionCacheSize,
+    connectionCacheTimeout: o.ConnectionCacheTimeout,
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * One SMTP client connection, on nodemailer's SMTPConnection: EHLO with our
+ * name, opportunistic STARTTLS (the certificate is checked, and the result
+ * reported, never enforced), PIPELINING, SIZE, BODY=8BITMIME, and the DSN
+ * parameters per recipient.  Several messages may go over one session
+ * (reset() between them).
+ *
+ * Two of SMTPConnection's internals are used, each checked by a test with a
+ * real peer: `_supportedExtensions` (what EHLO offered, needed before the
+ * message is chosen: 8-bit or converted) and `_getDsnRcptToArgs` (replaced:
+ * nodemailer sends the same NOTIFY and ORCPT for every recipient, sendmail
+ * sends each recipient's own).
+ */
+import type { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Notify } from '../../queue/envelope.js';
+import type { RemoteOptions, TlsInfo } from './types.js';
+
+export interface SessionTarget {
+  readonly address: string;
+  /** The host name the certificate should carry (SNI too); none for a literal. */
+  readonly servername?: string;
+  /** relay= name, for the STARTTLS line. */
+  readonly relay: string;
+}
+
+export interface EnvelopeRecipient {
+  readonly address: string;
+  readonly notify?: Notify;
+  readonly orcpt?: string;
+}
+
+export interface SessionEnvelope {
+  readonly from: string;
+  readonly recipients: readonly EnvelopeRecipient[];
+  readonly size: number;
+  readonly eightBit: boolean;
+  readonly ret?: 'full' | 'hdrs';
+  readonly envid?: string;
+}
+
+export type SendOutcome =
+  /** The message was taken (`final`) for the accepted recipients; `rejected` maps the others to their replies. */
+  | { readonly kind: 'sent'; readonly final: string; readonly rejected: ReadonlyMap<string, string> }
+  /** MAIL, DATA or the end of data failed for everyone; or every RCPT was refused (rejected is full). */
+  | { readonly kind: 'failed'; readonly phase: 'mail' | 'rcpt' | 'data' | 'eom'; readonly reply: string; readonly rejected: ReadonlyMap<string, string> }
+  /** The connection broke (no reply to go by). */
+  | { readonly kind: 'broken'; readonly error: Error };
+
+/** Why open() failed: a reply to the greeting/EHLO/STARTTLS, or no reply at all. */
+export class SessionOpenError extends Error {
+  constructor(
+    readonly reply: string | undefined,
+    readonly tls: boolean,
+    readonly original: Error,
+  ) {
+    super(original.message);
+  }
+}
+
+/** What nodemailer keeps that we read or replace (see the module comment). */
+interface Internals {
+  _supportedExtensions?: unknown;
+  _recipientQueue?: unknown;
+  _getDsnRcptToArgs?: () => string;
+  _socket?: unknown;
+  secure?: boolean;
+}
+
+type NodemailerError = Error & { code?: string; response?: string; responseCode?: number; command?: string; rejectedErrors?: (Error & { recipient?: string; response?: string })[] };
+
+function notifyParameter(n: Notify): string {
+  if (n.never) return 'NEVER';
+  return [n.success && 'SUCCESS', n.failure && 'FAILURE', n.delay && 'DELAY'].filter(Boolean).join(',') || 'NEVER';
+}
+
+/** RFC 3461 xtext, undone (nodemailer encodes ENVID itself). */
+function decodeXtext(s: string): string {
+  return s.replace(/\+([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+function cipherBits(name: string): number {
+  if (/CHACHA20|AES_?256|AES256/i.test(name)) return 256;
+  if (/AES_?128|AES128/i.test(name)) return 128;
+  return 0;
+}
+
+export class SmtpSession {
+  private recipientsByAddress = new Map<string, EnvelopeRecipient>();
+  private broken = false;
+  lastUsed = Date.now();
+  messages = 0;
+
+  private constructor(
+    private readonly connection: SMTPConnection,
+    readonly target: SessionTarget,
+    readonly tls: TlsInfo | undefined,
+    readonly greeting: string,
+    /** The dialogue so far; deliver() keeps what belongs to its message. */
+    readonly transcript: string[],
+  ) {
+    connection.on('error', () => {
+      this.broken = true;
+    });
+    connection.on('end', () => {
+      this.broken = true;
+    });
+    this.installDsnParameters();
+  }
+
+  /** Connects, reads the greeting, says EHLO and (when offered) STARTTLS. */
+  static open(target: SessionTarget, options: RemoteOptions, opts: { ignoreTLS?: boolean } = {}): Promise<SmtpSession> {
+    const transcript: string[] = [];
+    const t = options.timeouts;
+    const ms = (s: number) => s * 1000;
+    const connection = new SMTPConnection({
+      host: target.address,
+      port: options.port ?? 25,
+      ...(target.servername !== undefined ? { servername: target.servername } : {}),
+      name: options.heloName,
+      opportunisticTLS: true,
+      ignoreTLS: opts.ignoreTLS ?? false,
+      // verified, not enforced: the outcome is logged as sendmail's verify=
+      tls: { rejectUnauthorized: false, ...(options.caCertificates !== undefined ? { ca: options.caCertificates } : {}) },
+      // 0 is "the kernel's connect timeout" in sendmail; Linux gives up after about two minutes
+      connectionTimeout: ms((t.connect || 120) + t.initial + t.helo + t.starttls),
+      greetingTimeout: ms(t.initial),
+      socketTimeout: ms(Math.max(t.helo, t.mail, t.rcpt, t.datainit, t.datablock, t.datafinal, t.rset)),
+      transactionLog: true,
+      logger: {
+        debug: (entry: { tnx?: string }, message: unknown) => {
+          if (entry?.tnx === 'server') transcript.push(...String(message).split(/\r?\n/).map((l) => `<<< ${l}`));
+          else if (entry?.tnx === 'client') transcript.push(`>>> ${String(message)}`);
+        },
+        info: () => {},
+        warn: () => {},
+        error: () => {},
+        trace: () => {},
+        fatal: () => {},
+      } as never,
+    });
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        connection.close();
+        const e = error as NodemailerError;
+        reject(Object.assign(new SessionOpenError(e.response, e.code === 'ETLS', e), { transcript }));
+      };
+      connection.once('error', fail);
+      connection.connect((error) => {
+        if (error) return fail(error);
+        settled = true;
+        connection.removeListener('error', fail);
+        const greeting = transcript.find((l) => l.startsWith('<<< '))?.slice(4) ?? '';
+        resolve(new SmtpSession(connection, target, tlsInfo(connection, target), greeting, transcript));
+      });
+    });
+  }
+
+  /** What EHLO offered (upper case keywords); undefined when nodemailer's internals have changed. */
+  extensions(): ReadonlySet<string> | undefined {
+    const list = (this.connection as unknown as Internals)._supportedExtensions;
+    return Array.isArray(list) ? new Set(list.map((x) => String(x).toUpperCase())) : undefined;
+  }
+
+  get usable(): boolean {
+    return !this.broken && !(this.connection as unknown as { _destroyed?: boolean })._destroyed;
+  }
+
+  /** The recipient RCPT TO is being written for is the newest in nodemailer's reply queue. */
+  private installDsnParameters(): void {
+    const internals = this.connection as unknown as Internals;
+    internals._getDsnRcptToArgs = () => {
+      const queue = internals._recipientQueue;
+      const address = Array.isArray(queue) ? String(queue[queue.length - 1]) : undefined;
+      const r = address === undefined ? undefined : this.recipientsByAddress.get(address);
+      if (r === undefined || !this.extensions()?.has('DSN')) return '';
+      let args = '';
+      if (r.notify !== undefined) args += ` NOTIFY=${notifyParameter(r.notify)}`;
+      if (r.orcpt !== undefined) args += ` ORCPT=${r.orcpt}`;
+      return args;
+    };
+  }
+
+  send(envelope: SessionEnvelope, message: Readable | Buffer): Promise<SendOutcome> {
+    this.recipientsByAddress = new Map(envelope.recipients.map((r) => [r.address, r]));
+    this.messages++;
+    const dsn = envelope.ret !== undefined || envelope.envid !== undefined
+      ? { ...(envelope.ret !== undefined ? { ret: envelope.ret.toUpperCase() } : {}), ...(envelope.envid !== undefined ? { envid: decodeXtext(envelope.envid) } : {}) }
+      : undefined;
+    return new Promise((resolve) => {
+      this.connection.send(
+        {
+          from: envelope.from === '' ? false : envelope.from,
+          to: envelope.recipients.map((r) => r.address),
+          size: envelope.size,
+          use8BitMime: envelope.eightBit,
+          ...(dsn !== undefined ? { dsn } : {}),
+        },
+        message,
+        (error, info) => {
+          this.lastUsed = Date.now();
+          if (!error) {
+            const rejected = new Map<string, string>();
+            for (const e of (info?.rejectedErrors ?? []) as NodemailerError[]) rejected.set(String((e as { recipient?: string }).recipient), e.response ?? e.message);
+            return resolve({ kind: 'sent', final: info?.response ?? '250 Ok', rejected });
+          }
+          const e = error as NodemailerError;
+          if (e.code === 'EMESSAGE' && e.response === undefined && /size larger than allowed/i.test(e.message)) {
+            // the peer's SIZE says no before MAIL is sent: as its 552 would
+            return resolve({ kind: 'failed', phase: 'mail', reply: `552 5.2.3 Message is too large (${e.message})`, rejected: new Map() });
+          }
+          const rejected = new Map<string, string>();
+          for (const r of e.rejectedErrors ?? []) rejected.set(String(r.recipient), r.response ?? r.message);
+          if (e.response !== undefined && /^\d{3}/.test(e.response) && (e.code === 'EENVELOPE' || e.code === 'EMESSAGE')) {
+            const phase = e.command === 'MAIL FROM' ? 'mail' : e.command === 'RCPT TO' ? 'rcpt' : e.code === 'EMESSAGE' ? 'eom' : 'data';
+            return resolve({ kind: 'failed', phase, reply: e.response, rejected });
+          }
+          this.broken = true;
+          resolve({ kind: 'broken', error: e });
+        },
+      );
+    });
+  }
+
+  /** RSET before the next message; false when the session cannot go on. */
+  reset(): Promise<boolean> {
+    if (!this.usable) return Promise.resolve(false);
+    return new Promise((resolve) => this.connection.reset((error) => resolve(!error)));
+  }
+
+  quit(): void {
+    this.broken = true;
+    try {
+      this.connection.quit();
+    } catch {
+      this.connection.close();
+    }
+  }
+}
+
+function tlsInfo(connection: SMTPConnection, target: SessionTarget): TlsInfo | undefined {
+  const internals = connection as unknown as Internals;
+  if (!internals.secure) return undefined;
+  const socket = internals._socket as TLSSocket | undefined;
+  if (socket === undefined || typeof socket.getCipher !== 'function') return undefined;
+  const cipher = socket.getCipher();
+  const error = socket.authorizationError;
+  return {
+    relay: target.relay,
+    version: socket.getProtocol() ?? 'unknown',
+    verify: socket.authorized ? 'OK' : 'FAIL',
+    ...(error !== undefined && error !== null ? { verifyError: String(error) } : {}),
+    cipher: cipher.standardName ?? cipher.name,
+    bits: cipherBits(cipher.name),
+  };
+}

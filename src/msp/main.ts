@@ -208,6 +208,8 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       const { queueRunMode } = await import('../mta/queue-run-mode.js');
       return queueRunMode(inv, config, ctx, out);
     }
+    case 'printnqe':
+      return (await import('./queue-count.js')).printQueueCount(config, out);
     case 'print':
       if (!config.options.UseMSP) return printQueue(config, out);
       return (await import('./client-queue-listing.js')).printClientQueue(config, out);

@@ -41,6 +41,7 @@ for i in $(seq 200); do [ -e /var/run/sendmail.pid ] || break; sleep 0.05; done
 as alice sendmail -q > "$W/alice-q" 2>&1; echo "alice-q=$? $(b64 "$W/alice-q")"
 as alice sendmail -Ac -q > "$W/alice-acq" 2>&1; echo "alice-acq=$? $(b64 "$W/alice-acq")"
 echo "queued=$(mailq | grep -c '^[0-9A-Za-z]\\{14\\} ')"
+sendmail -bP > "$W/bP" 2>&1; echo "bP=$? $(b64 "$W/bP")"
 sendmail -qRcarol > "$W/qr" 2>&1; echo "qR=$? $(b64 "$W/qr")"
 echo "after-qR=$(ls /var/mail | tr '\\n' ' ')"
 sendmail -q > "$W/q" 2>&1; echo "q=$? $(b64 "$W/q")"
@@ -69,6 +70,7 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.equal(text(acqOut), 'You do not have permission to process the queue\n');
 
   assert.equal(line('queued'), '6');
+  assert.equal(line('bP'), `0 ${Buffer.from('/var/spool/mqueue: entries=6\n\t\tTotal requests: 6\n').toString('base64')}`);
   assert.equal(line('qR').split(' ')[0], '0');
   assert.equal(line('after-qR'), 'carol ', '-qRcarol delivers only the message for carol');
   assert.equal(line('q').split(' ')[0], '0');

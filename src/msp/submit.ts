@@ -8,7 +8,6 @@
 import type { Config } from '../config/index.js';
 import { EX } from '../common/sysexits.js';
 import type { Invocation } from './cmdline/invocation.js';
-import { queueForLater } from './client-queue.js';
 import { standardInput } from './stdin.js';
 import type { Output } from './output.js';
 import type { Caller } from './permissions.js';
@@ -54,6 +53,8 @@ export async function submitFromStandardInput(inv: Invocation, config: Config, c
       out.stdout('QueueDirectory (Q) option must be set');
       return EX.CONFIG;
     }
+    // loaded only when needed: the daemon answers almost always, and every module costs start-up time
+    const { queueForLater } = await import('./client-queue.js');
     reply = await queueForLater(dir, request, message);
   }
   for (const line of reply.lines) out.stdout(line);

@@ -98,14 +98,23 @@ test('bin/sendmail refuses to run set-group-ID', async (t) => {
   }
 });
 
-/** A loader hook that writes down every module URL the process resolves. */
+/**
+ * A preloaded script that writes down every module the process loads: the
+ * files CommonJS requires and the URLs the ESM loader resolves (the command
+ * is one CommonJS file; a package could be reached either way).
+ */
 const RECORDER = `
-import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(process.env.POSTERN_TEST_MODULES, result.url + '\\n');
-  return result;
-}
+const { appendFileSync } = require('node:fs');
+const Module = require('node:module');
+const note = (what) => appendFileSync(process.env.POSTERN_TEST_MODULES, what + '\\n');
+const load = Module._load;
+Module._load = function (request, parent, isMain) {
+  const loaded = load.apply(this, arguments);
+  try { note(Module._resolveFilename(request, parent, isMain)); } catch { note(request); }
+  return loaded;
+};
+if (Module.register) Module.register('data:text/javascript,' + encodeURIComponent(
+  "import { appendFileSync } from 'node:fs'; export async function resolve(s, c, n) { const r = await n(s, c); appendFileSync(process.env.POSTERN_TEST_MODULES, r.url + String.fromCharCode(10)); return r; }"));
 `;
 
 const HEAVY = /node_modules\/(smtp-server|nodemailer|node-forge|better-sqlite3)\//;
@@ -113,12 +122,12 @@ const HEAVY = /node_modules\/(smtp-server|nodemailer|node-forge|better-sqlite3)\
 test('the submission path never loads smtp-server, nodemailer, node-forge or better-sqlite3', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'postern-modules-'));
   try {
-    const recorder = join(dir, 'recorder.mjs');
+    const recorder = join(dir, 'recorder.cjs');
     writeFileSync(recorder, RECORDER);
     const modulesSeen = async (file: string, args: readonly string[]) => {
       const log = join(dir, `modules-${Math.random()}`);
       writeFileSync(log, '');
-      const env = { ...process.env, POSTERN_TEST_MODULES: log, NODE_OPTIONS: `--no-warnings --experimental-loader ${recorder}` };
+      const env = { ...process.env, POSTERN_TEST_MODULES: log, NODE_OPTIONS: `--no-warnings --require ${recorder}` };
       const r = await run(file, args, { env });
       return { run: r, modules: readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') };
     };
@@ -143,7 +152,7 @@ test('the submission path never loads smtp-server, nodemailer, node-forge or bet
     );
     for (const args of [['-C', submitCf, '-t', '-i'], ['-C', submitCf, 'root'], ['-C', submitCf, '-bm', 'root']]) {
       const { run: r, modules } = await modulesSeen(sendmail, args);
-      assert.ok(modules.some((m) => m.endsWith('/dist/bundle/postern.mjs')), `the recorder saw the run: ${modules.join(' ')}`);
+      assert.ok(modules.some((m) => m.endsWith('/dist/bundle/postern.cjs')), `the recorder saw the run: ${modules.join(' ')}`);
       assert.notEqual(r.code, null);
       assert.deepEqual(modules.filter((m) => HEAVY.test(m)), [], args.join(' '));
     }

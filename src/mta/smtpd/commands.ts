@@ -8,12 +8,17 @@ import { addressKey } from '../../msp/submission/addresses.js';
 import type { Recipient } from '../../queue/envelope.js';
 import { parseAddressArgument, type ParsedAddress } from './address.js';
 import { isReply, parseMailParams, parseRcptParams, type ParamContext } from './esmtp-params.js';
-import { receiveMessage } from './message.js';
+import { receiveMessage, type SessionFacts } from './message.js';
 import { MessageData } from './message-data.js';
 import { dsnOffered, ehloKeywords } from './features.js';
+import { auth } from './auth-command.js';
+import type { CheckOutcome } from './policy.js';
 import { etrn, expnOrVrfy, help, verb } from './queries.js';
-import { addressReply, classReply, echo, formatMultiline } from './replies.js';
+import { addressReply, classReply, echo, formatMultiline, formatReply } from './replies.js';
 import type { Session } from './session.js';
+import { starttls } from './starttls.js';
+
+type SessionFactsQueue = SessionFacts['queue'];
 
 export type Handler = (s: Session, arg: string, line: string, word: string) => Promise<void> | void;
 
@@ -30,7 +35,7 @@ function heloName(arg: string): { name: string; valid: boolean } {
 }
 
 async function hello(s: Session, arg: string, word: string, extended: boolean): Promise<void> {
-  s.protocol = extended ? 'ESMTP' : 'SMTP';
+  s.protocol = extended ? s.esmtpProtocol() : 'SMTP';
   if (await s.tarpit('helo', MAX_HELO_COMMANDS, 'HELO/EHLO')) return;
   // transaction stuffing: nothing may follow HELO/EHLO before its reply
   if (await s.input.hasPending()) {
@@ -74,14 +79,16 @@ function paramContext(s: Session): ParamContext {
 async function mail(s: Session, arg: string): Promise<void> {
   if (!s.gotHello && s.privacy('needmailhelo')) return s.reply(classReply(ERR.SMTP_BAD_SEQUENCE, 'Polite people say HELO first'));
   if (s.tx !== null) return s.reply(classReply(ERR.SMTP_SENDER_TWICE, 'Sender already specified'));
-  // M=a: until Postern has AUTH no client can satisfy it
-  if (s.deps.daemon.Modifiers.includes('a')) return s.reply(classReply(ERR.SMTP_AUTH_REQUIRED, 'Authentication required'));
+  // M=a: the daemon takes mail from authenticated clients only
+  if (s.deps.daemon.Modifiers.includes('a') && s.auth === null) return s.reply(classReply(ERR.SMTP_AUTH_REQUIRED, 'Authentication required'));
   const rest = skipWord(s, arg, 'from');
   if (rest === null) return;
   const addr = parseAddressArgument(rest, 'sender');
   if ('code' in addr) return s.reply(addr);
   const params = parseMailParams(addr.rest, paramContext(s));
   if (isReply(params)) return s.reply(params);
+  const check = s.deps.policy?.checkSender(addr.written, addr.local, addr.domain) ?? { kind: 'pass' };
+  if (rulesetRefused(s, 'check_mail', addr.written, check)) return;
   s.protocol ??= 'SMTP';
   const warnings = s.gotHello ? [] : [`${s.authinfo} didn't use HELO protocol`];
   s.tx = {
@@ -94,8 +101,21 @@ async function mail(s: Session, arg: string): Promise<void> {
     warnings,
     seen: new Map(),
     accepted: 0,
+    discard: check.kind === 'discard',
   };
   s.say(250, '2.1.0', `${addr.written}... Sender ok`);
+}
+
+/** A check_mail / check_rcpt refusal from the access map: replied and logged as sendmail's rscheck logs it. */
+function rulesetRefused(s: Session, ruleset: string, arg1: string, check: CheckOutcome): boolean {
+  if (check.kind === 'pass') return false;
+  if (check.kind === 'discard') {
+    s.log?.logRuleset(s.logId, { ruleset, arg1, relay: s.authinfo, outcome: { kind: 'discard' } });
+    return false;
+  }
+  s.reply(check.reply);
+  s.log?.logRuleset(s.logId, { ruleset, arg1, relay: s.authinfo, outcome: { kind: 'reject', reply: formatReply(check.reply).replace(/\r\n$/, '') } });
+  return true;
 }
 
 /** The key under which two spellings of a recipient are the same (the local part of a local user is case-blind). */
@@ -115,7 +135,12 @@ async function rcpt(s: Session, arg: string): Promise<void> {
   if (addr.mailbox === '') return s.reply(addressReply(553, '5.0.0', addr.written, 'User address required'));
   const params = parseRcptParams(addr.rest, paramContext(s));
   if (isReply(params)) return s.reply(params);
-  const verdict = s.deps.judge.judge(addr, { address: s.address, authinfo: s.authinfo });
+  const judge = s.deps.judge;
+  const localDomain = addr.route.every((h) => judge.isLocalDomain(h)) && judge.isLocalDomain(addr.domain);
+  const check = s.deps.policy?.checkRecipient(addr.written, addr.local, addr.domain, localDomain) ?? { kind: 'pass' };
+  if (rulesetRefused(s, 'check_rcpt', addr.written, check)) return;
+  if (check.kind === 'discard') tx.discard = true;
+  const verdict = judge.judge(addr, { address: s.address, authinfo: s.authinfo, facts: s.clientFacts() });
   if ('code' in verdict) {
     const text = `${verdict.code} ${verdict.status} ${verdict.text}`;
     if (verdict.code === ERR.SMTP_RELAYING_DENIED.smtp && verdict.status === ERR.SMTP_RELAYING_DENIED.status) {
@@ -156,14 +181,16 @@ async function data(s: Session): Promise<void> {
   s.say(354, '', 'End data with <CR><LF>.<CR><LF>');
   const o = s.config.options;
   const text = new MessageData(s.input, { maxSize: o.MaxMessageSize, timeoutMs: o.Timeout.datablock * 1000 });
+  const discard = tx.discard || s.discardAll;
   const facts = {
     config: s.config,
     identity: s.deps.identity,
-    queue: s.deps.queue,
+    queue: discard ? DISCARDING_SINK : s.deps.queue,
     heloName: s.heloName ?? s.hostName,
     authinfo: s.authinfo,
     protocol: s.protocol ?? 'SMTP',
     now: s.deps.now(),
+    macros: s.sessionMacros(),
   };
   const outcome = await receiveMessage(text, facts, { ...tx, queueId: tx.queueId });
   s.tx = null;
@@ -188,8 +215,20 @@ async function data(s: Session): Promise<void> {
     daemon: s.deps.daemon.Name,
     relay: { kind: 'authinfo', authinfo: s.authinfo },
   });
+  // DISCARD: the client is told what it would be told, and the message goes nowhere
+  if (discard) s.log?.info(4, tx.queueId, 'discarded');
   s.say(250, '2.0.0', `${tx.queueId} Message accepted for delivery`);
 }
+
+/** Where a discarded message's text goes: read to its end (size, Message-Id and errors as for any other), kept nowhere. */
+const DISCARDING_SINK: SessionFactsQueue = {
+  assignId: () => Promise.reject(new Error('a discarded message needs no queue id')),
+  accept: async (_envelope, content) => {
+    for await (const _chunk of content) {
+      // dropped
+    }
+  },
+};
 
 const notImplemented: Handler = (s, _arg, line) => {
   s.reply(classReply(ERR.SMTP_NOT_IMPLEMENTED, `Command not implemented: "${echo(line, s.noReflection)}"`));
@@ -228,9 +267,8 @@ export const COMMANDS = {
   saml: notImplemented,
   soml: notImplemented,
   turn: notImplemented,
-  // the seams for AUTH and STARTTLS: answered as sendmail answers without mechanisms or certificates
-  auth: (s) => s.say(503, '5.3.3', 'AUTH not available'),
-  starttls: (s) => s.say(454, '4.3.3', 'TLS not available after start'),
+  auth: (s, arg) => auth(s, arg),
+  starttls: (s, arg) => starttls(s, arg),
   showq: bogus,
   debug: bogus,
   wiz: bogus,

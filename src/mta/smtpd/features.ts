@@ -1,6 +1,7 @@
 /**
- * What this session offers, from PrivacyOptions, the daemon's M= modifiers
- * and the size and deliver-by options: the EHLO keywords, in sendmail's order.
+ * What this session offers, from PrivacyOptions, the daemon's M= modifiers,
+ * the TLS and AUTH state and the size and deliver-by options: the EHLO
+ * keywords, in sendmail's order.
  */
 import type { Session } from './session.js';
 
@@ -10,6 +11,11 @@ export function dsnOffered(s: Session): boolean {
 
 export function etrnOffered(s: Session): boolean {
   return !s.privacy('noetrn') && !s.deps.daemon.Modifiers.includes('E');
+}
+
+/** STARTTLS in the EHLO list: a usable certificate, no M=S, and not once TLS is on. */
+export function startTlsOffered(s: Session): boolean {
+  return s.deps.serverTls !== null && s.tlsInfo === null && !s.deps.daemon.Modifiers.includes('S');
 }
 
 /** The EHLO keywords, in sendmail's order. */
@@ -23,7 +29,9 @@ export function ehloKeywords(s: Session): string[] {
   k.push('8BITMIME', o.MaxMessageSize > 0 ? `SIZE ${o.MaxMessageSize}` : 'SIZE');
   if (dsnOffered(s)) k.push('DSN');
   if (etrnOffered(s)) k.push('ETRN');
-  // AUTH and STARTTLS will come here, in this place, when Postern has them
+  const mechanisms = s.authMechanisms();
+  if (mechanisms.length > 0) k.push(`AUTH ${mechanisms.join(' ')}`);
+  if (startTlsOffered(s)) k.push('STARTTLS');
   if (o.DeliverByMin > 0) k.push(`DELIVERBY ${o.DeliverByMin}`);
   else if (o.DeliverByMin === 0) k.push('DELIVERBY');
   k.push('HELP');

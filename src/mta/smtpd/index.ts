@@ -9,7 +9,7 @@
  *   server.close(() => ...);          // stop accepting; sessions in progress may finish
  *
  * smtp-server provides the listener, the connection bookkeeping and the
- * shutdown (and later STARTTLS/implicit TLS); the session itself is
+ * shutdown; the session itself (STARTTLS and AUTH included) is
  * Postern's (session.ts): smtp-server's command handlers word every reply
  * differently from sendmail, answer "You talk too soon" where sendmail
  * answers nothing, and hide from the application whether input is already
@@ -24,6 +24,10 @@ import type { Config, PortOptions } from '../../config/index.js';
 import { gecosFullName } from '../../msp/submission/compose.js';
 import { lookupUser } from '../../privsep/passwd.js';
 import type { QueueSink } from '../local-submission.js';
+import { CredentialStore, DEFAULT_CREDENTIALS_FILE } from '../auth/credentials.js';
+import { loadServerTls } from '../tls/server-tls.js';
+import { AccessMap, accessSourceFromConfig, type AccessSource } from './access.js';
+import { AccessPolicy } from './policy.js';
 import { RecipientJudge, type LocalUserLookup, type RelayDecision } from './recipients.js';
 import { Session, type PeerName, type SessionDeps } from './session.js';
 
@@ -43,8 +47,12 @@ export interface SmtpdDeps {
   /** is this a local user (RCPT, VRFY)?  Default: /etc/passwd */
   readonly localUser?: LocalUserLookup;
   readonly now?: () => Date;
-  /** may a client relay to a remote address?  Default: loopback clients only (the access map and AUTH go here) */
+  /** may a client relay to a remote address?  When it answers, its word holds; default: policy.ts (AUTH, class R, access map, loopback) */
   readonly relay?: RelayDecision;
+  /** the AUTH credential file; default ${PosternAuthFile} from sendmail.cf, else /etc/mail/postern-auth */
+  readonly authFile?: string;
+  /** the access map; default the `Kaccess` map of sendmail.cf (null: none) */
+  readonly access?: AccessSource | null;
   /** the client's name from its address; default: reverse DNS, confirmed forward */
   readonly lookupPeer?: (address: string) => Promise<PeerName>;
   /** GreetPause in ms (access map GreetPause:, FEATURE(greet_pause)); default none */
@@ -98,13 +106,17 @@ class PosternSmtpServer extends SMTPServer {
     // SMTPServer.close() waits for, then says goodbye to, what is in this set: send() and close() are what it calls
     const set = this.connections as unknown as Set<Session>;
     set.add(session);
-    socket.once('close', () => set.delete(session));
+    session.onClosed(() => set.delete(session));
     void session.run();
   }
 }
 
 export function createSmtpd(deps: SmtpdDeps): SMTPServer {
   const greetPause = deps.greetPause;
+  const tls = loadServerTls(deps.config, deps.log);
+  const access = deps.access === undefined ? accessSourceFromConfig(deps.config, deps.log) : () => deps.access ?? null;
+  const policy = new AccessPolicy(new AccessMap(access), deps.config);
+  const authFile = deps.authFile ?? deps.config.macros.get('PosternAuthFile') ?? DEFAULT_CREDENTIALS_FILE;
   const sessionDeps: SessionDeps = {
     config: deps.config,
     identity: deps.identity,
@@ -112,11 +124,14 @@ export function createSmtpd(deps: SmtpdDeps): SMTPServer {
     queue: deps.queue,
     log: deps.log,
     now: deps.now ?? (() => new Date()),
-    judge: new RecipientJudge(deps.config, deps.identity, deps.localUser ?? passwdUser, deps.relay),
+    judge: new RecipientJudge(deps.config, deps.identity, deps.localUser ?? passwdUser, deps.relay, policy),
     lookupPeer: deps.lookupPeer ?? reverseLookup,
     greetPause: typeof greetPause === 'function' ? greetPause : () => greetPause ?? 0,
     etrn: deps.etrn,
     sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    serverTls: 'context' in tls ? tls : null,
+    credentials: deps.config.options.AuthMechanisms.length > 0 ? new CredentialStore(authFile) : null,
+    policy,
   };
   return new PosternSmtpServer(
     {

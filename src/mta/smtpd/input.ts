@@ -33,20 +33,39 @@ export class SmtpInput {
   private ended = false;
   private wake: (() => void) | undefined;
 
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= HIGH_WATER) this.socket.pause();
+    this.notify();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.notify();
+  };
+
   constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-      if (this.size >= HIGH_WATER) socket.pause();
-      this.notify();
-    });
-    const end = (): void => {
-      this.ended = true;
-      this.notify();
-    };
-    socket.on('end', end);
-    socket.on('close', end);
-    socket.on('error', end);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onEnd);
+    socket.on('error', this.onEnd);
+  }
+
+  /**
+   * Stops reading this socket (STARTTLS hands it to TLS) and drops what is
+   * buffered: bytes sent in clear after STARTTLS must never count as said
+   * under TLS (the command injection of CVE-2011-0411).
+   */
+  detach(): number {
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onEnd);
+    this.socket.off('error', this.onEnd);
+    const dropped = this.size;
+    this.chunks = [];
+    this.size = 0;
+    return dropped;
   }
 
   private notify(): void {

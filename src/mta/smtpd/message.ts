@@ -21,9 +21,9 @@ import { splitHeaderBlock } from './header-block.js';
 import { MessageReadError, type MessageData } from './message-data.js';
 import { classReply, type Reply } from './replies.js';
 
-/** sendmail's m4 Received template, for a sendmail.cf without an HReceived line. */
+/** sendmail's m4 Received template (cfhead.m4's confRECEIVED_HEADER), for a sendmail.cf without an HReceived line. */
 const DEFAULT_RECEIVED =
-  '$?sfrom $s $.$?_($?s$|from $.$_)\n\t$.by $j ($v/$Z)$?r with $r$. id $i$?u\n\tfor $u; $|;\n\t$.$b';
+  '$?sfrom $s $.$?_($?s$|from $.$_)\n\t$.$?{auth_type}(authenticated$?{auth_ssf} bits=${auth_ssf}$.)\n\t$.by $j ($v/$Z)$?r with $r$. id $i$?{tls_version}\n\t(version=${tls_version} cipher=${cipher} bits=${cipher_bits} verify=${verify})$.$?u\n\tfor $u; $|;\n\t$.$b';
 
 export interface Transaction {
   readonly queueId: string;
@@ -49,6 +49,8 @@ export interface SessionFacts {
   /** $r: ESMTP or SMTP */
   readonly protocol: string;
   readonly now: Date;
+  /** the session's macros: {tls_version}, {cipher}, {cipher_bits}, {verify}, {auth_type}, {auth_authen}, {auth_ssf}... */
+  readonly macros?: ReadonlyMap<string, string>;
 }
 
 export type MessageOutcome =
@@ -81,7 +83,7 @@ function macroLookup(facts: SessionFacts, tx: Transaction, own: readonly Header[
     g: tx.sender === '' ? (facts.config.macros.get('n') ?? 'MAILER-DAEMON') : tx.sender,
     x: fullName === undefined ? undefined : fullName.text.slice(fullName.text.indexOf(':') + 1).trim(),
   };
-  return (name) => (name in values ? values[name] : facts.config.macros.get(name));
+  return (name) => (name in values ? values[name] : (facts.macros?.get(name) ?? facts.config.macros.get(name)));
 }
 
 function headerText(name: string, value: string): Header {

@@ -1,19 +1,19 @@
 /**
- * Which recipients a session accepts, until the access map and AUTH exist:
- * an address in a local domain (class w, $j, $w, localhost, a bracketed
- * address of this host) is taken when its user exists; any other address
- * only from a loopback client, as sendmail's check_rcpt does with Debian's
- * `Connect:localhost RELAY`.  A percent hack, a bang path or a source route
- * that leads off this host is relaying like any other remote address.
+ * Which recipients a session accepts: an address in a local domain (class
+ * w, $j, $w, localhost, a bracketed address of this host) is taken when its
+ * user exists; any other address is relaying, which policy.ts allows or
+ * refuses (AUTH, class R, the access map's To: and Connect:, loopback).  A
+ * percent hack, a bang path or a source route that leads off this host is
+ * relaying like any other remote address.
  *
- * The seam for later work is RelayDecision: the access map (To:, Connect:)
- * and an authenticated client will answer it.
+ * RelayDecision is a seam over the policy: when it answers, its word holds.
  */
 import { networkInterfaces } from 'node:os';
 import { ERR } from '../../common/errors.js';
 import type { SystemIdentity } from '../../common/identity.js';
 import type { Config } from '../../config/index.js';
 import type { ParsedAddress } from './address.js';
+import type { AccessPolicy, ClientFacts } from './policy.js';
 import { classReply, type Reply } from './replies.js';
 
 /** What the session knows of the client when it judges a recipient. */
@@ -22,6 +22,8 @@ export interface ClientInfo {
   readonly address: string;
   /** $_: `host [ip]` */
   readonly authinfo: string;
+  /** name, address, AUTH state, for the relay rules of policy.ts */
+  readonly facts?: ClientFacts;
 }
 
 /** May this client send mail to this remote address?  undefined: no opinion, the default rule applies. */
@@ -42,6 +44,7 @@ export class RecipientJudge {
     identity: SystemIdentity,
     private readonly localUser: LocalUserLookup,
     private readonly relay: RelayDecision | undefined,
+    private readonly policy: AccessPolicy | null = null,
   ) {
     this.localNames = new Set(
       [identity.canonicalName, identity.shortName, 'localhost', ...(config.classes.get('w') ?? [])].map((d) => d.toLowerCase()),
@@ -94,7 +97,13 @@ export class RecipientJudge {
   judge(addr: ParsedAddress, client: ClientInfo): Destination | Reply {
     const d = this.destination(addr);
     if ('code' in d || d.kind === 'local') return d;
-    const allowed = this.relay?.(client, addr.mailbox) ?? isLoopback(client.address);
+    const override = this.relay?.(client, addr.mailbox);
+    if (override === undefined && this.policy !== null && client.facts !== undefined) {
+      const domain = d.address.slice(d.address.lastIndexOf('@') + 1);
+      const verdict = this.policy.mayRelay(client.facts, domain, addr.written, (name) => this.isLocalDomain(name));
+      return verdict === true ? d : verdict;
+    }
+    const allowed = override ?? isLoopback(client.address);
     return allowed ? d : classReply(ERR.SMTP_RELAYING_DENIED, 'Relaying denied', addr.written);
   }
 }

@@ -6,6 +6,7 @@
  * out (doquit).  The commands themselves are in commands.ts.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ERR } from '../../common/errors.js';
 import type { SystemIdentity } from '../../common/identity.js';
 import { anynetNtoa, NOQUEUE, remoteAuthinfo, type LogId, type Logger } from '../../common/log.js';
@@ -14,10 +15,14 @@ import { expandMacros } from '../../config/index.js';
 import { POSTERN_VERSION } from '../../msp/modes.js';
 import { arpaDate } from '../../msp/submission/compose.js';
 import type { QueueSink } from '../local-submission.js';
+import type { CredentialStore } from '../auth/credentials.js';
+import { offeredMechanisms, type Mechanism } from '../auth/mechanisms.js';
+import { xtextify, type ServerTls, type TlsSessionInfo } from '../tls/server-tls.js';
 import { COMMANDS, type CommandName } from './commands.js';
 import { SmtpInput } from './input.js';
 import type { Transaction } from './message.js';
-import type { RecipientJudge } from './recipients.js';
+import type { AccessPolicy, ClientFacts } from './policy.js';
+import { isLoopback, type RecipientJudge } from './recipients.js';
 import { classReply, echo, formatReply, type Reply } from './replies.js';
 
 /** sendmail's MAXBADCOMMANDS: the 26th unknown or refused command ends the session. */
@@ -50,6 +55,19 @@ export interface SessionDeps {
   readonly etrn: ((domain: string) => void) | undefined;
   /** the pause of the tarpit (tests replace it) */
   readonly sleep: (ms: number) => Promise<void>;
+  /** STARTTLS: the server's certificate; null when none is configured or usable */
+  readonly serverTls: ServerTls | null;
+  /** AUTH: the credential store; null when AUTH is never offered */
+  readonly credentials: CredentialStore | null;
+  /** the access map and class R; null: loopback clients relay, nothing else is checked */
+  readonly policy: AccessPolicy | null;
+}
+
+/** A client that authenticated: {auth_authen}, {auth_author}, {auth_type}. */
+export interface AuthState {
+  readonly authen: string;
+  readonly author: string | null;
+  readonly mechanism: Mechanism;
 }
 
 /** An open mail transaction: after MAIL, growing with each RCPT. */
@@ -59,40 +77,120 @@ export interface OpenTransaction extends Omit<Transaction, 'queueId'> {
   readonly seen: Map<string, string>;
   /** RCPT commands accepted, repeats included (sendmail's sm_nrcpts) */
   accepted: number;
+  /** the access map said DISCARD for the sender or a recipient: accepted and dropped */
+  discard: boolean;
 }
 
 export class Session {
-  readonly input: SmtpInput;
+  /** the connection: the TCP socket, after STARTTLS the TLS socket over it */
+  socket: Socket;
+  input: SmtpInput;
   readonly address: string;
   /** the address as sendmail prints it (anynet_ntoa: IPv4-mapped shown as IPv4, `IPv6:` tagged) */
   readonly ip: string;
   /** RealHostName: the resolved name, or `[ip]` */
   hostName = '';
+  /** what the reverse lookup found */
+  peer: PeerName = { hostName: null, mayBeForged: false };
+  /** the handshake's facts once STARTTLS is done */
+  tlsInfo: TlsSessionInfo | null = null;
+  auth: AuthState | null = null;
+  /** check_relay said DISCARD: every message is accepted and dropped */
+  discardAll = false;
   /** $_: `host [ip]` */
   authinfo = '';
   /** HELO/EHLO seen, and with which name; $r */
   gotHello = false;
   heloName: string | null = null;
-  protocol: 'ESMTP' | 'SMTP' | null = null;
-  /** set by a protocol violation: the text every refused command gets */
-  nullServer: string | null = null;
+  /** $r: SMTP, or ESMTP with S (TLS) and A (AUTH) as RFC 3848 has it */
+  protocol: string | null = null;
+  /** set by a protocol violation or check_relay: the text (550 5.0.0) or the whole reply every refused command gets */
+  nullServer: string | Reply | null = null;
   /** MAIL, EXPN, VRFY or ETRN was used (else "did not issue MAIL/EXPN/VRFY/ETRN" is logged) */
   didSomething = false;
   tx: OpenTransaction | null = null;
-  readonly counters = { bad: 0, helo: 0, verify: 0, noop: 0, etrn: 0 };
+  readonly counters = { bad: 0, helo: 0, verify: 0, noop: 0, etrn: 0, auth: 0 };
   /** the last command recognised (the "lost input channel ... after" log line), null before one */
   private lastCommand: string | null = null;
   private commandsRead = 0;
   private closing = false;
 
+  private readonly closedWaiters: Array<() => void> = [];
+  private socketClosed = false;
+
   constructor(
-    readonly socket: Socket,
+    socket: Socket,
     readonly deps: SessionDeps,
   ) {
+    this.socket = socket;
     this.input = new SmtpInput(socket);
     this.address = socket.remoteAddress ?? '0.0.0.0';
     this.ip = anynetNtoa(this.address);
     socket.setNoDelay(true);
+    this.watchClose(socket);
+  }
+
+  private watchClose(socket: Socket): void {
+    socket.once('close', () => {
+      if (this.socketClosed) return;
+      this.socketClosed = true;
+      for (const w of this.closedWaiters.splice(0)) w();
+    });
+  }
+
+  /** Calls `f` once the connection is gone (whichever socket carries it by then). */
+  onClosed(f: () => void): void {
+    if (this.socketClosed) f();
+    else this.closedWaiters.push(f);
+  }
+
+  /** STARTTLS is done: the session goes on over `secure`, and starts over as RFC 3207 says (EHLO again). */
+  adoptSocket(secure: TLSSocket, info: TlsSessionInfo): void {
+    this.socket = secure;
+    this.input = new SmtpInput(secure);
+    this.watchClose(secure);
+    this.tlsInfo = info;
+    this.gotHello = false;
+    this.heloName = null;
+    this.protocol = null;
+    this.tx = null;
+    this.counters.helo = 0;
+  }
+
+  /** $r for EHLO and after AUTH (sendmail's GET_PROTOCOL). */
+  esmtpProtocol(): string {
+    return `ESMTP${this.tlsInfo !== null ? 'S' : ''}${this.auth !== null ? 'A' : ''}`;
+  }
+
+  /** The SASL mechanisms offered now: none without a credential store that can be read. */
+  authMechanisms(): Mechanism[] {
+    const store = this.deps.credentials;
+    if (store === null) return [];
+    const m = offeredMechanisms(this.config, this.deps.daemon, this.tlsInfo !== null);
+    return m.length > 0 && store.available() ? m : [];
+  }
+
+  /** The client as policy.ts sees it. */
+  clientFacts(): ClientFacts {
+    return {
+      ip: this.ip,
+      hostName: this.peer.hostName,
+      mayBeForged: this.peer.mayBeForged,
+      authType: this.auth?.mechanism ?? null,
+      loopback: isLoopback(this.address),
+    };
+  }
+
+  /** The session's macros for the Received: header: TLS ({tls_version}, {cipher}...) and AUTH ({auth_type}...). */
+  sessionMacros(): Map<string, string> {
+    const m = new Map<string, string>(this.tlsInfo?.macros ?? []);
+    if (this.auth !== null) {
+      m.set('auth_type', this.auth.mechanism);
+      m.set('auth_authen', xtextify(this.auth.authen, '<>")'));
+      m.set('auth_ssf', '0');
+      if (this.auth.author !== null) m.set('auth_author', xtextify(this.auth.author, '<>")'));
+    }
+    return m;
   }
 
   get config(): Config {
@@ -144,8 +242,10 @@ export class Session {
         this.deps.lookupPeer(this.address).catch(() => ({ hostName: null, mayBeForged: false })),
         new Promise<PeerName>((r) => setTimeout(() => r({ hostName: null, mayBeForged: false }), LOOKUP_TIMEOUT_MS).unref()),
       ]);
+      this.peer = peer;
       this.hostName = peer.hostName ?? `[${this.ip}]`;
       this.authinfo = remoteAuthinfo({ hostName: peer.hostName, address: this.address, mayBeForged: peer.mayBeForged });
+      this.checkConnect();
       await this.greet();
       while (!this.closing) await this.nextCommand();
     } catch (e) {
@@ -155,9 +255,25 @@ export class Session {
     }
   }
 
+  /** check_relay: a REJECT or ERROR makes this a null server (the greeting is still 220, as sendmail's). */
+  private checkConnect(): void {
+    const policy = this.deps.policy;
+    if (policy === null) return;
+    const outcome = policy.checkConnect(this.clientFacts());
+    if (outcome.kind === 'pass') return;
+    const base = { ruleset: 'check_relay', arg1: this.hostName, arg2: this.ip, relay: this.authinfo };
+    if (outcome.kind === 'discard') {
+      this.discardAll = true;
+      this.log?.logRuleset(NOQUEUE, { ...base, outcome: { kind: 'discard' } });
+      return;
+    }
+    this.nullServer = outcome.reply;
+    this.log?.logRuleset(NOQUEUE, { ...base, outcome: { kind: 'reject', reply: formatReply(outcome.reply).replace(/\r\n$/, '') } });
+  }
+
   private async greet(): Promise<void> {
     let code = 220;
-    const pause = this.deps.greetPause(this.address);
+    const pause = this.nullServer === null ? this.deps.greetPause(this.address) : 0;
     if (pause > 0) {
       const started = Date.now();
       if (await this.input.sendsWithin(Math.min(pause, 300_000))) {
@@ -200,7 +316,7 @@ export class Session {
     if (name === 'mail' || name === 'expn' || name === 'vrfy' || name === 'etrn') this.didSomething = true;
     if (this.nullServer !== null && command !== undefined && !['quit', 'helo', 'ehlo', 'noop', 'rset'].includes(name)) {
       if (this.tooManyBad()) return;
-      this.reply(classReply(ERR.SMTP_COMMAND_REJECTED, this.nullServer));
+      this.reply(typeof this.nullServer === 'string' ? classReply(ERR.SMTP_COMMAND_REJECTED, this.nullServer) : this.nullServer);
       return;
     }
     if (command === undefined) return this.unknownCommand(line);

@@ -4,7 +4,7 @@
 //   - /var/spool/mqueue (smmta, 0700), /var/spool/clientmqueue (smmsp:smmsp, 3733),
 //     /run/postern (0755), /etc/mail (0755) and /etc/mail/smrsh (0755);
 //   - /etc/mail/sendmail.cf, submit.cf, aliases, helpfile from conf/ when absent (never
-//     overwritten), and a self-signed TLS certificate when none is there;
+//     overwritten), and a self-signed TLS certificate (node-forge) when none is there;
 //   - the links /usr/sbin/sendmail, /usr/lib/sendmail, /usr/bin/mailq, /usr/bin/newaliases,
 //     /usr/bin/hoststat, /usr/bin/purgestat, /usr/sbin/smrsh, /usr/sbin/makemap;
 //   - a systemd unit running `sendmail -bD -q1h -L sm-mta`, and one for the client-queue
@@ -96,6 +96,14 @@ file('etc/mail/sendmail.cf', join(pkg, 'conf', 'sendmail.cf'), 0o644);
 file('etc/mail/submit.cf', join(pkg, 'conf', 'submit.cf'), 0o644);
 file('etc/mail/aliases', join(pkg, 'conf', 'aliases'), 0o644);
 if (existsSync(join(pkg, 'conf', 'helpfile'))) file('etc/mail/helpfile', join(pkg, 'conf', 'helpfile'), 0o644);
+
+// STARTTLS: a self-signed pair for this host when there is none, the key RunAsUser's (0600)
+const { ensureSelfSignedCertificate } = await import(join(pkg, 'dist/src/mta/tls/self-signed.js'));
+const hostName = (await import('node:os')).hostname();
+directory('etc/mail/tls', 0o755);
+if (ensureSelfSignedCertificate(at('etc/mail/tls/postern.crt'), at('etc/mail/tls/postern.key'), hostName, { keyOwner: smmta })) {
+  done.push(`self-signed certificate /etc/mail/tls/postern.crt for ${hostName}`);
+}
 
 const sendmail = join(pkg, 'bin', 'sendmail');
 link('usr/sbin/sendmail', sendmail);

@@ -27,12 +27,16 @@ echo "clientmqueue=$(stat -c '%a' "$R/var/spool/clientmqueue") $(stat -c '%u' "$
 echo "links=$(for l in usr/sbin/sendmail usr/lib/sendmail usr/bin/mailq usr/bin/newaliases usr/sbin/smrsh usr/sbin/makemap; do readlink "$R/$l"; done | sort -u)"
 echo "unit=$(grep '^ExecStart=' "$R/etc/systemd/system/postern.service")"
 echo "host=$(grep -c -E '^(smmta|smmsp):' /etc/passwd)"
+echo "key=$(stat -c '%a %u' "$R/etc/mail/tls/postern.key") $(openssl x509 -in "$R/etc/mail/tls/postern.crt" -noout -subject | tr -d ' ')"
+sum1=$(md5sum < "$R/etc/mail/tls/postern.crt")
+'${process.execPath}' "$I" --root "$R" > /dev/null 2>&1
+echo "cert-kept=$([ "$sum1" = "$(md5sum < "$R/etc/mail/tls/postern.crt")" ] && echo yes)"
 `;
 
 test('install-system lays out users, directories, defaults, links and units, and is harmless to run again', async (t) => {
   const skip = await sandboxSkipReason();
   if (skip !== null) return t.skip(skip);
-  const r = await runInSandbox(SCRIPT, { timeoutMs: 60_000 });
+  const r = await runInSandbox(SCRIPT, { timeoutMs: 60_000, hostname: 'mx.example.test' });
   assert.equal(r.code, 0, r.stderr);
   const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
   assert.equal(line('first'), '0');
@@ -48,4 +52,9 @@ test('install-system lays out users, directories, defaults, links and units, and
   assert.equal(line('links'), join(repoRoot, 'bin', 'sendmail'));
   assert.equal(line('unit'), 'ExecStart=/usr/sbin/sendmail -bD -q1h -L sm-mta');
   assert.equal(line('host'), '0', 'the sandbox\'s /etc is not touched with --root');
+  const [keyMode, keyOwner, subject] = line('key').split(' ');
+  assert.equal(keyMode, '600');
+  assert.equal(keyOwner, smmta, 'the TLS key is RunAsUser\'s: the workers read it');
+  assert.match(subject ?? '', /^subject=CN=mx\.example\.test$/);
+  assert.equal(line('cert-kept'), 'yes', 'an existing certificate is never replaced');
 });

@@ -24,7 +24,7 @@
 #define POSTERN_NODE "/usr/bin/node"
 #endif
 
-#define ENTRY_RELATIVE "/dist/bundle/postern.cjs"
+#define ENTRY_RELATIVE "/dist/bundle/boot.cjs"
 #define EX_OSERR 71
 #define EX_SOFTWARE 70
 

@@ -55,6 +55,7 @@ async function bundle() {
       broker: join(root, 'src/delivery/broker/main.ts'),
       runner: join(root, 'src/queue/runner-main.ts'),
       'mailbox-agent': join(root, 'src/delivery/mailbox/agent.ts'),
+      'as-user-agent': join(root, 'src/delivery/as-user/agent.ts'),
     },
     outdir: join(root, 'dist/bundle'),
     splitting: false,

@@ -6,7 +6,10 @@ import { main } from './msp/main.js';
 // (No top-level await: the command is bundled as CommonJS, see scripts/build.mjs.)
 async function run(): Promise<void> {
   const argv0 = basename(process.argv0) === 'node' ? (process.argv[1] ?? 'sendmail') : process.argv0;
-  if (basename(argv0) === 'makemap') {
+  if (basename(argv0) === 'smrsh') {
+    const { smrshMain } = await import('./delivery/smrsh/main.js');
+    process.exitCode = await smrshMain(argv0, process.argv.slice(2));
+  } else if (basename(argv0) === 'makemap') {
     const { makemapMain } = await import('./maps/makemap.js');
     process.exitCode = await makemapMain(argv0, process.argv.slice(2));
   } else {

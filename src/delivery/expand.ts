@@ -23,7 +23,8 @@ function asRecipient(t: ResolvedTarget, parent: Recipient): Recipient | undefine
   const inherit = { state: 'pending' as const, parent: bareAddress(parent.address), aliased: true, ...(parent.notify !== undefined ? { notify: parent.notify } : {}) };
   switch (t.target.kind) {
     case 'address':
-      return { address: t.target.address, ...inherit };
+      // `\user` stays written so: no .forward for it either
+      return { address: t.target.noAlias ? `\\${t.target.address}` : t.target.address, ...inherit };
     case 'program':
       return { address: `|${t.target.command}`, ...inherit };
     case 'file':

@@ -49,7 +49,18 @@ export async function startDelivery(o: DeliveryOptions): Promise<Delivery> {
     entry: fileURLToPath(entryPoint(import.meta.url, 'broker', '../delivery/broker/main.js')),
     runAs: undefined,
     fds: [brokerFd],
-    start: () => ({ type: 'start', queueDir: o.queueDir, runnerUid: o.runAs.uid, spoolDir: MAIL_SPOOL, label: o.label, logLevel: o.config.options.LogLevel }),
+    start: () => ({
+      type: 'start',
+      queueDir: o.queueDir,
+      runnerUid: o.runAs.uid,
+      spoolDir: MAIL_SPOOL,
+      label: o.label,
+      logLevel: o.config.options.LogLevel,
+      // the broker reads sendmail.cf itself: the local mailers' settings must not come from the runner
+      cfPath: o.cfPath,
+      commandLineOptions: o.commandLineOptions,
+      commandLineMacros: o.commandLineMacros,
+    }),
     log: o.log,
     stdio: o.stdio,
   });

@@ -29,7 +29,20 @@ export interface Recipient {
   readonly parent?: string;
   /** already the result of alias expansion: not looked up again */
   readonly aliased?: boolean;
+  /** read from a .forward file or an :include: list: whose it is, which decides who runs its programs and files */
+  readonly origin?: RecipientOrigin;
 }
+
+/**
+ * Where a .forward or :include: target came from, as the delivery broker
+ * checks it again before running a program or writing a file: the
+ * forwarding user's .forward (and the lists it includes), or an :include:
+ * list reached from the aliases file (its owner's).  No origin: the aliases
+ * file itself (DefaultUser).
+ */
+export type RecipientOrigin =
+  | { readonly kind: 'forward'; readonly user: string; readonly detail?: string }
+  | { readonly kind: 'include'; readonly file: string };
 
 /** Who handed the message over, as the kernel told the receiving side (SO_PEERCRED or file owner). */
 export interface Submitter {

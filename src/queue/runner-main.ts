@@ -9,7 +9,7 @@ import { ERR, PosternError, isPosternError } from '../common/errors.js';
 import { systemIdentity } from '../common/identity.js';
 import { NOQID, openLogger, type Logger } from '../common/log.js';
 import { loadConfig, type CommandLineOption } from '../config/index.js';
-import { requestLocalDelivery } from '../delivery/broker/protocol.js';
+import { requestLocalDelivery, requestLocalMailer } from '../delivery/broker/protocol.js';
 import { ownCredentials, privilegeProblem } from '../mta/unprivileged.js';
 import { native } from '../privsep/native.js';
 import { openQueue } from './index.js';
@@ -64,6 +64,7 @@ try {
     identity,
     log: logger,
     deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }),
+    localMailer: (r) => requestLocalMailer(start.brokerSocket, r),
     returnToSender: (envelope, failed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed),
     warnOfDelay: (envelope) => warnOfDelay({ queue, config, identity, log: logger }, envelope),
   });

@@ -19,6 +19,7 @@ import type { DeliveryStatus } from '../delivery/mailbox/status.js';
 import { bareAddress, localDomains, route } from '../delivery/route.js';
 import type { AliasLookup } from '../delivery/aliases/index.js';
 import { expandRecipient } from '../delivery/expand.js';
+import type { BrokerReply, LocalMailerRequest } from '../delivery/broker/protocol.js';
 import type { Envelope, Recipient } from './envelope.js';
 import type { MessageQueue } from './index.js';
 import { messagePriority } from './mailq.js';
@@ -56,6 +57,8 @@ export interface RunnerDeps {
   readonly remoteLogFields?: (result: RemoteResult, r: RemoteResult['recipients'][number]) => Partial<DeliveryLogInput>;
   /** the alias look-up (AliasFile); undefined: no aliasing (sendmail -n) */
   readonly aliases?: AliasLookup;
+  /** .forward, :include:, |program and /file, by the broker; undefined: those wait, as before they existed */
+  readonly localMailer?: (request: LocalMailerRequest) => Promise<BrokerReply>;
   readonly now?: () => number;
   /** messages delivered at the same time */
   readonly concurrency?: number;
@@ -173,7 +176,8 @@ export class QueueRunner {
 
   /** Attempts every open recipient of one message; true when the message is done with and removed. */
   async deliver(original: Envelope): Promise<boolean> {
-    const { envelope, forced } = await this.expandAliases(original);
+    const aliased = await this.expandAliases(original);
+    const { envelope, forced } = await this.expandLocalLists(aliased.envelope, aliased.forced);
     const start = this.now();
     // a notification (null sender) has its own lifetime, as in sendmail
     const lifetime = this.deps.config.options.Timeout[envelope.sender === '' ? 'queuereturn.dsn' : 'queuereturn.normal'];
@@ -261,7 +265,8 @@ export class QueueRunner {
   }
 
   private async attempt(envelope: Envelope, recipient: Recipient): Promise<DeliveryStatus> {
-    const where = route(recipient.address, this.local);
+    // `\user`: the mailbox, no further forwarding (the .forward was looked at, or must not be)
+    const where = route(withoutBackslash(recipient.address), this.local);
     switch (where.kind) {
       case 'local':
         return this.deps.deliverLocal({ queueId: envelope.id, sender: envelope.sender, user: where.user });
@@ -270,6 +275,8 @@ export class QueueRunner {
       case 'program':
       case 'file':
       case 'include':
+        if (where.kind !== 'include' && this.deps.localMailer !== undefined) return this.programOrFile(envelope, recipient, where);
+        // an :include: is expanded before delivery; here only when no broker reads lists
         return {
           status: 'deferred',
           dsn: ERR.LOCAL_MAILER_UNAVAILABLE.status,
@@ -286,6 +293,99 @@ export class QueueRunner {
     }
   }
 
+  /**
+   * .forward files and :include: lists, after the aliases: each open local
+   * recipient's .forward and each :include: list (read by the broker, as
+   * their users) replaces that recipient by its targets, durably, as an
+   * alias is replaced; the new addresses are aliased in turn, and their
+   * users' .forward files read, up to MaxAliasRecursion rounds.  A target
+   * already among the recipients is not added again (sendmail's duplicate
+   * suppression, which also ends forwarding loops); a user forwarding to
+   * itself keeps a copy in its mailbox (`\user`).
+   */
+  private async expandLocalLists(start: Envelope, forced: Map<number, DeliveryStatus>): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
+    const ask = this.deps.localMailer;
+    if (ask === undefined) return { envelope: start, forced };
+    let envelope = start;
+    const looked = new Set<number>();
+    for (let round = 0; round <= this.deps.config.options.MaxAliasRecursion; round++) {
+      const states: Array<{ index: number; state: 'expanded' }> = [];
+      const added: Recipient[] = [];
+      const known = new Map(envelope.recipients.map((r) => [bareAddress(r.address), r.state]));
+      for (const [index, r] of envelope.recipients.entries()) {
+        if ((r.state !== 'pending' && r.state !== 'deferred') || forced.has(index) || looked.has(index)) continue;
+        const bare = bareAddress(r.address);
+        const where = route(withoutBackslash(bare), this.local);
+        let reply: BrokerReply;
+        if (where.kind === 'local' && !bare.startsWith('\\')) {
+          reply = await ask({ version: 1, kind: 'forward', queueId: envelope.id, user: where.user, address: bare, ...detailOf(bare, where.user) });
+        } else if (where.kind === 'include') {
+          if (r.parent === undefined) {
+            forced.set(index, { status: 'bounced', dsn: ERR.LOCAL_DIRECT_TARGET.status, text: 'Cannot mail directly to :include:s', code: 'LOCAL_DIRECT_TARGET' });
+            continue;
+          }
+          reply = await ask({ version: 1, kind: 'include', queueId: envelope.id, path: where.path, ...(r.origin !== undefined ? { origin: r.origin } : {}) });
+        } else {
+          continue;
+        }
+        looked.add(index);
+        if (reply.status === 'none') continue;
+        if (reply.status !== 'forwarded') {
+          forced.set(index, reply);
+          continue;
+        }
+        const targets: Recipient[] = [];
+        let leadsSomewhere = false;
+        for (const t of reply.targets) {
+          const self = where.kind === 'local' && isSameUser(t.address, where.user, this.local);
+          const address = self ? `\\${withoutBackslash(t.address)}` : t.address;
+          const state = known.get(address);
+          if (state !== 'expanded') leadsSomewhere = true;
+          if (state !== undefined) continue;
+          known.set(address, 'pending');
+          const alias = /^[|/\\]|^:include:/i.test(address);
+          targets.push({
+            address,
+            state: 'pending',
+            parent: bare,
+            origin: t.origin,
+            ...(alias ? { aliased: true } : {}),
+            ...(r.notify !== undefined ? { notify: r.notify } : {}),
+          });
+        }
+        // a forwarding loop (every target an address already forwarded on): the mailbox keeps the mail
+        if (!leadsSomewhere && where.kind === 'local') continue;
+        added.push(...targets);
+        states.push({ index, state: 'expanded' });
+        this.deps.log.info(9, envelope.id, `${where.kind === 'local' ? 'forward' : 'include'} ${bare} => ${targets.map((t) => t.address).join(', ') || '(nothing new)'}`);
+      }
+      if (states.length === 0 && added.length === 0) break;
+      await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
+      envelope = this.deps.queue.read(envelope.id) ?? envelope;
+      const again = await this.expandAliases(envelope);
+      envelope = again.envelope;
+      for (const [i, status] of again.forced) forced.set(i, status);
+    }
+    return { envelope, forced };
+  }
+
+  /** A |program or /file target, run or written by the broker as the identity its origin gives. */
+  private async programOrFile(envelope: Envelope, recipient: Recipient, where: { kind: 'program'; command: string } | { kind: 'file'; path: string }): Promise<DeliveryStatus> {
+    if (recipient.parent === undefined) {
+      const what = where.kind === 'program' ? 'programs' : 'files';
+      return { status: 'bounced', dsn: ERR.LOCAL_DIRECT_TARGET.status, text: `Cannot mail directly to ${what}`, code: 'LOCAL_DIRECT_TARGET' };
+    }
+    const origin = recipient.origin !== undefined ? { origin: recipient.origin } : {};
+    const reply =
+      where.kind === 'program'
+        ? await this.deps.localMailer!({ version: 1, kind: 'program', queueId: envelope.id, sender: envelope.sender, command: where.command, ...origin })
+        : await this.deps.localMailer!({ version: 1, kind: 'file', queueId: envelope.id, sender: envelope.sender, path: where.path, ...origin });
+    if (reply.status === 'none' || reply.status === 'forwarded') {
+      return { status: 'deferred', dsn: ERR.INTERNAL.status, text: `local delivery broker answered ${reply.status} for a ${where.kind}`, code: 'INTERNAL' };
+    }
+    return reply;
+  }
+
   /** ctladdr=: the local submitter, as sendmail names the controlling user */
   private ctladdr(envelope: Envelope): { ctladdr?: { paddr: string; uid: number; gid: number } } {
     const s = envelope.submitter;
@@ -294,12 +394,16 @@ export class QueueRunner {
 
   private logAttempt(envelope: Envelope, recipient: Recipient, status: DeliveryStatus, start: number): void {
     const stat = status.status === 'sent' ? 'Sent' : status.status === 'deferred' ? `Deferred: ${status.text}` : status.text;
+    const kind = route(withoutBackslash(recipient.address), this.local).kind;
+    const bare = bareAddress(recipient.address);
+    // programs and files: the identity they ran as is the controlling user (sendmail's ctladdr=)
+    const ran = (status as { ctladdr?: { name: string; uid: number; gid: number } }).ctladdr;
     this.deps.log.logDelivery(envelope.id, {
-      to: [bareAddress(recipient.address).includes('@') ? `<${bareAddress(recipient.address)}>` : bareAddress(recipient.address)],
-      ...this.ctladdr(envelope),
+      to: [kind === 'program' ? `"${bare}"` : bare.includes('@') ? `<${bare}>` : bare],
+      ...(ran !== undefined ? { ctladdr: { paddr: ran.name, uid: ran.uid, gid: ran.gid } } : this.ctladdr(envelope)),
       queuedAt: envelope.arrival,
       transactionStart: start,
-      mailer: route(recipient.address, this.local).kind === 'remote' ? 'esmtp' : 'local',
+      mailer: kind === 'remote' ? 'esmtp' : kind === 'program' ? 'prog' : kind === 'file' ? '*file*' : 'local',
       priority: messagePriority(envelope.size, envelope.recipients.length, envelope.attempts),
       dsn: status.dsn,
       rcode: status.status === 'sent' ? 0 : 1,
@@ -312,4 +416,21 @@ function describeAge(ms: number): string {
   const days = Math.floor(ms / 86_400_000);
   const hours = Math.floor((ms % 86_400_000) / 3_600_000);
   return days > 0 ? `${days} day${days === 1 ? '' : 's'}` : `${hours} hour${hours === 1 ? '' : 's'}`;
+}
+
+/** The address without the `\\` that keeps a local user from being aliased or forwarded further. */
+function withoutBackslash(address: string): string {
+  const bare = bareAddress(address);
+  return bare.startsWith('\\') ? bare.slice(1) : bare;
+}
+
+/** The +detail of user+detail, as ForwardPath's $h. */
+function detailOf(address: string, user: string): { detail?: string } {
+  const local = address.includes('@') ? address.slice(0, address.lastIndexOf('@')) : address;
+  return local.startsWith(`${user}+`) ? { detail: local.slice(user.length + 1) } : {};
+}
+
+function isSameUser(address: string, user: string, local: ReadonlySet<string>): boolean {
+  const where = route(withoutBackslash(address), local);
+  return where.kind === 'local' && where.user === user;
 }

@@ -6,7 +6,11 @@
 import { ERR, PosternError, isPosternError } from '../../common/errors.js';
 import { NOQID, openLogger } from '../../common/log.js';
 import { entryPoint } from '../../common/package-root.js';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { systemIdentity } from '../../common/identity.js';
+import { loadConfig, type CommandLineOption, type Config } from '../../config/index.js';
+import { localMailerSettings } from './local-settings.js';
 import { serveBroker } from './server.js';
 
 interface BrokerStart {
@@ -16,6 +20,21 @@ interface BrokerStart {
   readonly spoolDir: string;
   readonly label: string | undefined;
   readonly logLevel: number;
+  /** sendmail.cf, read by the broker itself for the local mailers' settings; default /etc/mail/sendmail.cf */
+  readonly cfPath?: string;
+  readonly commandLineOptions?: readonly CommandLineOption[];
+  readonly commandLineMacros?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+}
+
+/**
+ * The configuration as the broker reads it: DontBlameSendmail, ForwardPath
+ * and the rest must not come from the runner it serves.  Without a readable
+ * file the local mailers run on sendmail's defaults (the safe ones).
+ */
+function brokerConfig(s: BrokerStart): Config | undefined {
+  const path = s.cfPath ?? '/etc/mail/sendmail.cf';
+  if (!existsSync(path)) return undefined;
+  return loadConfig(path, { commandLineOptions: s.commandLineOptions ?? [], commandLineMacros: s.commandLineMacros ?? [], mode: 'daemon' }).config;
 }
 
 const start = await new Promise<BrokerStart>((resolve) => process.once('message', (m: BrokerStart) => resolve(m)));
@@ -30,6 +49,9 @@ try {
       spoolDir: start.spoolDir,
       agentPath: fileURLToPath(entryPoint(import.meta.url, 'mailbox-agent', '../mailbox/agent.js')),
       log,
+      localMailers: localMailerSettings(brokerConfig(start), systemIdentity(), {
+        asUserAgentPath: fileURLToPath(entryPoint(import.meta.url, 'as-user-agent', '../as-user/agent.js')),
+      }),
     },
   );
   await new Promise<void>((resolve, reject) => {

@@ -14,7 +14,9 @@ import { lookupUser } from '../../privsep/passwd.js';
 import { native, socketFd } from '../../privsep/native.js';
 import { deliverToMailbox } from '../mailbox/deliver.js';
 import { describeError, failed, type DeliveryStatus } from '../mailbox/status.js';
-import { isLocalDeliveryRequest, type LocalDeliveryRequest } from './protocol.js';
+import { handleLocalMailer } from './local-mailers.js';
+import type { LocalMailerSettings } from './local-settings.js';
+import { isLocalDeliveryRequest, isLocalMailerRequest, type BrokerReply, type BrokerRequest, type LocalDeliveryRequest } from './protocol.js';
 
 export interface BrokerSettings {
   readonly queueDir: string;
@@ -25,6 +27,8 @@ export interface BrokerSettings {
   /** the mailbox agent's module (the bundle's own entry when bundled) */
   readonly agentPath?: string;
   readonly log: Logger;
+  /** .forward, :include:, programs and files; without them those requests are deferred */
+  readonly localMailers?: LocalMailerSettings;
 }
 
 const MAX_REQUEST = 16 * 1024;
@@ -40,7 +44,7 @@ export function serveBroker(where: { fd: number } | string, settings: BrokerSett
   }).listen(where);
 }
 
-async function handle(socket: Socket, settings: BrokerSettings): Promise<DeliveryStatus> {
+async function handle(socket: Socket, settings: BrokerSettings): Promise<BrokerReply> {
   const peer = native().peerCredentials(socketFd(socket));
   if (peer.uid !== 0 && peer.uid !== settings.runnerUid) {
     settings.log.log(0, 'alert', NOQID, `local delivery broker: uid ${peer.uid} (pid ${peer.pid}) is not the queue runner; refused`);
@@ -48,11 +52,24 @@ async function handle(socket: Socket, settings: BrokerSettings): Promise<Deliver
   }
   const request = await readRequest(socket);
   if (request === undefined) return failed(ERR.SUBMIT_PROTOCOL, 'malformed local delivery request');
+  if (!isLocalDeliveryRequest(request)) {
+    if (settings.localMailers === undefined) return failed(ERR.LOCAL_MAILER_UNAVAILABLE, `${request.kind}: not configured in this broker`);
+    return handleLocalMailer(request, {
+      settings: settings.localMailers,
+      log: settings.log,
+      openContent: (queueId) => openContent(settings, queueId),
+      closeContent: (fd) => closeSync(fd),
+    });
+  }
+  return deliverMailbox(request, settings);
+}
+
+async function deliverMailbox(request: LocalDeliveryRequest, settings: BrokerSettings): Promise<DeliveryStatus> {
   const user = lookupUser(request.user);
   if (user === undefined) return failed(ERR.LOCAL_USER_UNKNOWN, `${request.user}... User unknown`);
   let fd: number;
   try {
-    fd = openContent(settings, request);
+    fd = openContent(settings, request.queueId);
   } catch (e) {
     return failed(ERR.BROKER_CONTENT, `df/${request.queueId}: ${describeError(e)}`);
   }
@@ -70,8 +87,8 @@ async function handle(socket: Socket, settings: BrokerSettings): Promise<Deliver
 }
 
 /** The content file, only when it is a plain file of RunAsUser's: anything else it could have planted. */
-function openContent(settings: BrokerSettings, request: LocalDeliveryRequest): number {
-  const fd = openSync(join(settings.queueDir, CONTENT_DIR, request.queueId), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+function openContent(settings: BrokerSettings, queueId: string): number {
+  const fd = openSync(join(settings.queueDir, CONTENT_DIR, queueId), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   const st = fstatSync(fd);
   if (!st.isFile() || st.nlink !== 1 || st.uid !== settings.runnerUid) {
     closeSync(fd);
@@ -80,11 +97,11 @@ function openContent(settings: BrokerSettings, request: LocalDeliveryRequest): n
   return fd;
 }
 
-function readRequest(socket: Socket): Promise<LocalDeliveryRequest | undefined> {
+function readRequest(socket: Socket): Promise<BrokerRequest | undefined> {
   return new Promise((resolve) => {
     let text = '';
     socket.setEncoding('utf8');
-    const done = (value: LocalDeliveryRequest | undefined) => {
+    const done = (value: BrokerRequest | undefined) => {
       socket.removeAllListeners('data');
       resolve(value);
     };
@@ -97,7 +114,7 @@ function readRequest(socket: Socket): Promise<LocalDeliveryRequest | undefined> 
       }
       try {
         const value: unknown = JSON.parse(text.slice(0, newline));
-        done(isLocalDeliveryRequest(value) ? value : undefined);
+        done(isLocalDeliveryRequest(value) || isLocalMailerRequest(value) ? value : undefined);
       } catch {
         done(undefined);
       }

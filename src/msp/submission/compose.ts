@@ -16,21 +16,26 @@ const two = (n: number) => String(n).padStart(2, '0');
  * leading zero (taken from ctime), the numeric offset, the zone's
  * abbreviation in parentheses when there is one.
  */
-export function arpaDate(when: Date, zoneName: string | undefined = localZoneName(when)): string {
+export function arpaDate(when: Date, zoneName?: string): string {
   const off = -when.getTimezoneOffset();
   const base =
     `${DAYS[when.getDay()]}, ${when.getDate()} ${MONTHS[when.getMonth()]} ${when.getFullYear()} ` +
     `${two(when.getHours())}:${two(when.getMinutes())}:${two(when.getSeconds())}`;
   if (off === 0) return `${base} GMT`;
   const abs = Math.min(Math.abs(off), 23 * 60 + 59);
-  const zone = zoneName !== undefined && zoneName !== '' ? ` (${zoneName})` : '';
+  const name = zoneName ?? localZoneName(when);
+  const zone = name !== undefined && name !== '' ? ` (${name})` : '';
   return `${base} ${off < 0 ? '-' : '+'}${two(Math.floor(abs / 60))}${two(abs % 60)}${zone}`;
 }
 
 /** The C library's tm_zone for the local zone: "CET", "EST", or "+03" for zones without a name. */
+let zoneFormat: Intl.DateTimeFormat | undefined;
+
 export function localZoneName(when: Date): string | undefined {
   try {
-    const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(when).find((p) => p.type === 'timeZoneName');
+    // one formatter for the process: making one costs more than the rest of a Date header
+    zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+    const part = zoneFormat.formatToParts(when).find((p) => p.type === 'timeZoneName');
     if (part === undefined) return undefined;
     const gmt = /^(?:GMT|UTC)([+-])(\d{1,2})(?::(\d\d))?$/.exec(part.value);
     if (gmt === null) return part.value;

@@ -208,6 +208,8 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       const { queueRunMode } = await import('../mta/queue-run-mode.js');
       return queueRunMode(inv, config, ctx, out);
     }
+    case 'verify':
+      return (await import('./verify.js')).verifyAddresses(inv.operands, config, out);
     case 'printnqe':
       return (await import('./queue-count.js')).printQueueCount(config, out);
     case 'print':

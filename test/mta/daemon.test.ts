@@ -29,6 +29,19 @@ install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
 export PATH='${join(repoRoot, 'bin')}':$PATH
 as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
 b64() { base64 -w0 < "$1"; }
+SLOW_SESSION='
+import os, smtplib, sys, time
+s = smtplib.SMTP("127.0.0.1", 25, local_hostname="client.example.org")
+s.ehlo()
+s.mail("carol@example.org")
+open(sys.argv[1] + ".ready", "w").close()
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+s.rcpt("bob@mx.example.test")
+code, _ = s.data("Subject: across a reload\\r\\n\\r\\nstill here\\r\\n")
+s.quit()
+print(code)
+' 
 SMTP_CLIENT='
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.example.org")
@@ -70,6 +83,15 @@ kill -HUP "$MASTER"
 for i in $(seq 200); do grep -q 'keeps the old one' "$W/daemon.log" && break; sleep 0.05; done
 printf 'To: bob\\nSubject: two\\n\\nsecond\\n' | as alice sendmail -t -i; echo "submit2=$?"
 cp '${CONF}/sendmail.cf' /etc/mail/sendmail.cf
+# a good SIGHUP while a session is open: the session finishes on its old worker, new ones start
+before=$(pgrep -P "$MASTER" -f '^postern-smtpd' | sort | tr '\\n' ' ')
+/usr/bin/python3 -c "$SLOW_SESSION" /run/hup-go > "$W/slow" 2>&1 & SLOW=$!
+for i in $(seq 100); do [ -e /run/hup-go.ready ] && break; sleep 0.05; done
+kill -HUP "$MASTER"
+for i in $(seq 200); do grep -q 'configuration reloaded' "$W/daemon.log" && break; sleep 0.05; done
+touch /run/hup-go; wait $SLOW; echo "slow=$? $(cat "$W/slow")"
+after=$(pgrep -P "$MASTER" -f '^postern-smtpd' | sort | tr '\\n' ' ')
+echo "replaced=$([ "$before" != "$after" ] && echo yes)"
 kill -TERM "$MASTER"; wait "$MASTER"; echo "bD=$?"
 echo "log=$(b64 "$W/daemon.log")"
 
@@ -130,12 +152,15 @@ test('sendmail -bd: workers without privilege, submissions through the socket or
   assert.equal(line('left'), '0', 'SIGTERM removes the pid file and the submission socket');
 
   assert.equal(line('submit2'), '0', 'the daemon still accepts after a refused SIGHUP');
+  assert.equal(line('slow'), '0 250', 'a session open across a good SIGHUP still delivers its message');
+  assert.equal(line('replaced'), 'yes', 'the workers were replaced');
   assert.equal(line('bD'), '0');
   const log = text(line('log'));
   assert.match(log, /starting daemon \(Postern [\d.]+\): SMTP/);
   assert.match(log, /SIGHUP: .*line \d+: unknown configuration line "Zjunk"/);
   assert.match(log, /the new configuration was refused; the daemon keeps the old one/);
   assert.match(log, /stopping daemon, reason=signal \(SIGTERM\)/);
+  assert.match(log, /configuration reloaded/);
   assert.match(log, /: to=bob, ctladdr=alice \(\d+\/\d+\), delay=00:00:0\d, xdelay=00:00:0\d, mailer=local, pri=\d+, dsn=2\.1\.5, stat=Sent\n/);
 
   assert.equal(line('submit3'), '0', 'with the daemon down, the client queue takes the message');
@@ -153,7 +178,7 @@ test('sendmail -bd: workers without privilege, submissions through the socket or
   assert.equal(line('runner'), '0');
   assert.equal(line('cq-left'), '0');
   assert.equal(text(line('mailq')), '/var/spool/mqueue is empty\n\t\tTotal requests: 0\n');
-  assert.equal(line('mailbox'), 'bob 600 5 2', 'three messages from alice, two from carol by SMTP, in bob\'s own mailbox');
+  assert.equal(line('mailbox'), 'bob 600 6 3', 'three messages from alice, three from carol by SMTP, in bob\'s own mailbox');
 });
 
 const NPM_START = `

@@ -150,6 +150,11 @@ export const ERR = {
   REMOTE_MESSAGE_TOO_BIG: define('REMOTE_MESSAGE_TOO_BIG', EX.UNAVAILABLE, 552, '5.2.3'),
   REMOTE_PROTOCOL_ERROR: define('REMOTE_PROTOCOL_ERROR', EX.PROTOCOL, 554, '5.5.0'),
 
+  // host status (src/delivery/remote/host-status): HostStatusDirectory, hoststat, purgestat
+  HOST_STATUS_CACHED: define('HOST_STATUS_CACHED', EX.TEMPFAIL, 451, '4.4.1'),
+  HOST_STATUS_CORRUPT: define('HOST_STATUS_CORRUPT', EX.SOFTWARE, 451, '4.3.0'),
+  HOST_STATUS_WRITE_FAILED: define('HOST_STATUS_WRITE_FAILED', EX.CANTCREAT, 451, '4.3.0'),
+
   // TLS, AUTH, access (src/mta/tls, src/mta/auth, the access map in src/mta/smtpd)
   TLS_NOT_AVAILABLE: define('TLS_NOT_AVAILABLE', EX.TEMPFAIL, 454, '4.3.3'),
   TLS_NOT_OFFERED: define('TLS_NOT_OFFERED', EX.PROTOCOL, 503, '5.5.0'),

@@ -212,6 +212,10 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       return (await import('./verify.js')).verifyAddresses(inv.operands, config, out);
     case 'printnqe':
       return (await import('./queue-count.js')).printQueueCount(config, out);
+    case 'hoststat':
+      return (await import('../delivery/remote/host-status/modes.js')).printHostStatus(config, out, ctx.log);
+    case 'purgestat':
+      return (await import('../delivery/remote/host-status/modes.js')).purgeHostStatusMode(config, out, ctx.log);
     case 'print':
       if (!config.options.UseMSP) return printQueue(config, out);
       return (await import('./client-queue-listing.js')).printClientQueue(config, out);

@@ -75,7 +75,18 @@ const CASES: readonly CommandCase[] = [
     name: 'newaliases by a user', args: ['-bi'], user: 'alice', stdout: [PERMISSION_DENIED], stderr: [], exit: 64,
     syslog: ['<17>sendmail[PID]: user {alice} attempted to rebuild the alias map'],
   },
-  { name: 'purgestat by a user', args: ['-bH'], user: 'alice', stdout: [PERMISSION_DENIED], stderr: [], exit: 64 },
+  {
+    name: 'purgestat by a user', args: ['-bH'], user: 'alice', stdout: [PERMISSION_DENIED], stderr: [], exit: 64,
+    syslog: ['<17>sendmail[PID]: user {alice} attempted to purge host status'],
+  },
+  // host status: the stock sendmail.cf sets no HostStatusDirectory, so there is nothing to list or purge
+  { name: 'hoststat without HostStatusDirectory', args: ['-bh'], stdout: [], stderr: [], exit: 0 },
+  { name: 'purgestat without HostStatusDirectory', args: ['-bH'], stdout: [], stderr: [], exit: 0 },
+  {
+    name: 'hoststat by a user who cannot enter the queue', args: ['-bh'], user: 'alice',
+    stdout: ['can not chdir(/var/spool/mqueue/): Permission denied'], stderr: ['Program mode requires special privileges, e.g., root or TrustedUser.'], exit: 78,
+  },
+  { name: 'hoststat with a missing HostStatusDirectory', args: ['-O', 'HostStatusDirectory=.nohoststat', '-bh'], stdout: ['Warning: Cannot use HostStatusDirectory = .nohoststat: No such file or directory'], stderr: [], exit: 0 },
   { name: 'queue runner by a user', args: ['-q5m'], user: 'alice', stdout: [PERMISSION_DENIED], stderr: [], exit: 64 },
   // files named on the command line
   { name: '-L without a tag', args: ['-L'], stdout: ["option requires an argument -- 'L'"], stderr: [], exit: 64 },

@@ -48,18 +48,22 @@ test('the name it is called by chooses the mode, through links too', async () =>
     mkdirSync(queue, { mode: 0o700 });
     const aliases = join(dir, 'aliases');
     writeFileSync(aliases, 'root: alice\n');
+    // one host known to be down, in sendmail's layout under the queue directory
+    mkdirSync(join(queue, '.hoststat', 'net.', 'example.'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(queue, '.hoststat', 'net.', 'example.', 'down'), `V0\nE111\nH0\nS75\nD4.4.1\nU${Math.floor(Date.now() / 1000)}\n.\n`);
     const expectations: Array<[string, number, RegExp]> = [
       ['mailq', 0, new RegExp(`^${queue} is empty\n\t\tTotal requests: 0\n$`)],
       ['newaliases', 0, new RegExp(`^${aliases}: 1 aliases, longest 5 bytes, 9 bytes total\n$`)],
-      ['hoststat', 69, /host status listing/],
-      ['purgestat', 69, /host status purge/],
+      ['hoststat', 0, /^ -+ Hostname -+ How long ago -+Results-+\n down\.example\.net {28}00:00:0\d Deferred: Connection refu\n$/],
+      // the status is younger than Timeout.hoststatus: sendmail's purgestat leaves it
+      ['purgestat', 0, /^$/],
     ];
     for (const [name, code, pattern] of expectations) {
       const link = join(dir, name);
       symlinkSync(sendmail, link);
       // -C names a configuration that loads and the caller is its TrustedUser,
       // so that the run reaches the mode itself whoever runs the test
-      const r = await run(link, ['-C', join(repoRoot, 'conf', 'sendmail.cf'), '-O', `TrustedUser=${process.getuid?.() ?? 0}`, '-O', `QueueDirectory=${queue}`, '-O', `AliasFile=${aliases}`]);
+      const r = await run(link, ['-C', join(repoRoot, 'conf', 'sendmail.cf'), '-O', `TrustedUser=${process.getuid?.() ?? 0}`, '-O', `QueueDirectory=${queue}`, '-O', `AliasFile=${aliases}`, '-O', 'HostStatusDirectory=.hoststat']);
       assert.equal(r.code, code, `${name}: ${r.stdout}${r.stderr}`);
       if (code === 0) {
         assert.match(r.stdout, pattern, name);

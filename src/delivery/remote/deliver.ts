@@ -12,6 +12,9 @@ import { ERR } from '../../common/errors.js';
 import { NOQID } from '../../common/log.js';
 import { failed, type DeliveryStatus } from '../mailbox/status.js';
 import { ConnectionCache } from './connection-cache.js';
+import { cachedFailure, connectionRecord, lookupRecord, refusalRecord, transactionRecord } from './host-status/outcomes.js';
+import type { HostStatusRecord } from './host-status/record.js';
+import { HostStatusStore } from './host-status/store.js';
 import { convertTo7bit } from './eight-bit.js';
 import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from './mx.js';
 import { connectionFailure, failureFromReply, parseReply, sentFromReply, type Phase } from './replies.js';
@@ -70,6 +73,30 @@ interface Attempt {
   /** Why this host did not do: applies to every recipient if no later host does better. */
   readonly failure?: { status: DeliveryStatus; relay: RelayInfo; reply?: string };
   readonly stop?: boolean;
+  /** What this attempt says about the host, for HostStatusDirectory. */
+  readonly hostRecord?: HostStatusRecord;
+}
+
+/** The host status store of these options, unless there is none or the mailer ignores it (F=W). */
+function hostStatusFor(deps: RemoteDeps, mailer: string): HostStatusStore | undefined {
+  const settings = deps.options.hostStatus;
+  if (settings === undefined || settings === null || settings.ignoredByMailers?.has(mailer)) return undefined;
+  return new HostStatusStore(settings);
+}
+
+/** The name a host's status is kept under: its name, or the [literal]. */
+function statusKey(target: Target): string {
+  return target.name ?? target.relay;
+}
+
+/** A status that cannot be written costs the next delivery a connection, not this one its mail. */
+async function recordHost(deps: RemoteDeps, store: HostStatusStore | undefined, queueId: string, target: Target, record: HostStatusRecord | undefined): Promise<void> {
+  if (store === undefined || record === undefined) return;
+  try {
+    await store.write(statusKey(target), record);
+  } catch (e) {
+    syserr(deps, queueId, `mci_store_persistent: cannot write host status for ${statusKey(target)} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): Promise<RemoteResult> {
@@ -98,29 +125,47 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
   }
 
   const cache = deps.cache ?? defaultCache(deps);
+  const hostStatus = hostStatusFor(deps, mailer);
   let transcript: string[] = [];
   let tls: TlsInfo | undefined;
   let lastTemporary: Attempt['failure'];
   let lastFailure: Attempt['failure'];
   for (const target of list.targets) {
+    // a host that failed lately is not tried again before Timeout.hoststatus
+    const down = await hostStatus?.blocking(statusKey(target));
+    if (down !== undefined) {
+      const { status, reply } = cachedFailure(down, target);
+      lastFailure = { status, relay: { host: target.relay }, ...(reply !== undefined ? { reply } : {}) };
+      if (status.status === 'deferred') lastTemporary = lastFailure;
+      continue;
+    }
     const addresses = await targetAddresses(target, resolver);
     if (!Array.isArray(addresses)) {
       lastFailure = { status: addresses, relay: { host: target.relay } };
       if (addresses.status === 'deferred') lastTemporary = lastFailure;
+      await recordHost(deps, hostStatus, request.queueId, target, lookupRecord(addresses.status === 'deferred'));
       continue;
     }
+    let hostRecord: HostStatusRecord | undefined;
     for (const address of addresses) {
       const attempt = await tryHost(request, deps, cache, target, address);
       transcript = attempt.transcript;
       if (attempt.tls) tls = attempt.tls;
-      if (attempt.results) return { recipients: attempt.results, mailer, transcript, ...(tls ? { tls } : {}) };
+      hostRecord = attempt.hostRecord ?? hostRecord;
+      if (attempt.results) {
+        await recordHost(deps, hostStatus, request.queueId, target, hostRecord);
+        return { recipients: attempt.results, mailer, transcript, ...(tls ? { tls } : {}) };
+      }
       lastFailure = attempt.failure;
       if (attempt.failure?.status.status === 'deferred') lastTemporary = attempt.failure;
       if (attempt.stop) {
+        await recordHost(deps, hostStatus, request.queueId, target, hostRecord);
         const { status, relay, reply } = attempt.failure!;
         return { recipients: everyone(request.recipients, status, { relay, ...(reply ? { reply } : {}) }), mailer, transcript };
       }
     }
+    // every address of the host failed: the last one's failure is the host's
+    await recordHost(deps, hostStatus, request.queueId, target, hostRecord);
   }
   // every host failed: a temporary failure anywhere means "try again later"
   const final = lastTemporary ?? lastFailure ?? { status: failed(ERR.REMOTE_HOST_UNKNOWN, 'Host unknown (no host to try)'), relay: { host: request.domain } };
@@ -138,7 +183,7 @@ async function targetAddresses(target: Target, resolver: NonNullable<RemoteDeps[
   }
 }
 
-async function openSession(deps: RemoteDeps, target: Target, address: string): Promise<SmtpSession | { failure: NonNullable<Attempt['failure']>; transcript: string[] }> {
+async function openSession(deps: RemoteDeps, target: Target, address: string): Promise<SmtpSession | { failure: NonNullable<Attempt['failure']>; transcript: string[]; hostRecord: HostStatusRecord }> {
   const relay = { host: target.relay, address };
   const sessionTarget = { address, relay: target.relay, ...(target.name !== undefined ? { servername: target.name } : {}) };
   try {
@@ -154,11 +199,16 @@ async function openSession(deps: RemoteDeps, target: Target, address: string): P
     }
     if (e instanceof SessionOpenError && e.tls) {
       const status = { ...failed(ERR.REMOTE_TLS_FAILED, '403 4.7.0 TLS handshake failed.'), dsn: '4.7.0' };
-      return { failure: { status, relay }, transcript };
+      return { failure: { status, relay }, transcript, hostRecord: refusalRecord(status, '403 4.7.0 TLS handshake failed.') };
     }
     const parsed = e instanceof SessionOpenError && e.reply !== undefined ? parseReply(e.reply) : undefined;
-    if (parsed !== undefined) return { failure: { status: failureFromReply(parsed, 'greeting'), relay, reply: parsed.line }, transcript };
-    return { failure: { status: connectionFailure(e instanceof SessionOpenError ? e.original : e, target.relay), relay }, transcript };
+    if (parsed !== undefined) {
+      const status = failureFromReply(parsed, 'greeting');
+      return { failure: { status, relay, reply: parsed.line }, transcript, hostRecord: refusalRecord(status, parsed.line) };
+    }
+    const error = e instanceof SessionOpenError ? e.original : e;
+    const status = connectionFailure(error, target.relay);
+    return { failure: { status, relay }, transcript, hostRecord: connectionRecord(error, status.dsn) };
   }
 }
 
@@ -176,7 +226,7 @@ async function tryHost(
   if (session === undefined || !(await session.reset())) {
     session?.quit();
     const opened = await openSession(deps, target, address);
-    if (!(opened instanceof SmtpSession)) return { failure: opened.failure, transcript: opened.transcript };
+    if (!(opened instanceof SmtpSession)) return { failure: opened.failure, transcript: opened.transcript, hostRecord: opened.hostRecord };
     session = opened;
     if (session.tls) deps.log?.info(8, NOQID, starttlsLine(session.tls));
     if (greetsAsUs(session.greeting, options.heloName)) {
@@ -184,7 +234,8 @@ async function tryHost(
       const transcript = session.transcript.slice();
       session.quit();
       const status = failed(ERR.REMOTE_MX_LOOP, 'Local configuration error');
-      return { failure: { status, relay, reply: '553 5.3.5 system config error' }, stop: true, transcript };
+      const reply = '553 5.3.5 system config error';
+      return { failure: { status, relay, reply }, stop: true, transcript, hostRecord: refusalRecord(status, reply) };
     }
   }
   const start = session.transcript.length;
@@ -198,7 +249,7 @@ async function tryHost(
     if (conversion.kind === 'refused') {
       cache.put(key, session);
       const status = failed(ERR.REMOTE_8BIT_TO_7BIT, 'Cannot send 8-bit data to 7-bit destination');
-      return { results: everyone(request.recipients, status, { relay, reply: '554 5.6.3 Cannot send 8-bit data to 7-bit destination' }), transcript: [] };
+      return { results: everyone(request.recipients, status, { relay, reply: '554 5.6.3 Cannot send 8-bit data to 7-bit destination' }), transcript: [], hostRecord: transactionRecord({ dsn: status.dsn }) };
     }
     message = conversion.kind === 'converted' ? conversion.message : whole;
     size = message.length;
@@ -221,12 +272,26 @@ async function tryHost(
   const tls = session.tls;
   if (outcome.kind === 'broken') {
     session.quit();
-    return { failure: { status: connectionFailure(outcome.error, target.relay), relay }, transcript, ...(tls ? { tls } : {}) };
+    const status = connectionFailure(outcome.error, target.relay);
+    return { failure: { status, relay }, transcript, hostRecord: connectionRecord(outcome.error, status.dsn), ...(tls ? { tls } : {}) };
   }
   if (session.usable) cache.put(key, session);
   else session.quit();
   const dsnOffered = extensions?.has('DSN') ?? false;
-  return { results: transactionResults(request.recipients, outcome, relay, dsnOffered), transcript, ...(tls ? { tls } : {}) };
+  const results = transactionResults(request.recipients, outcome, relay, dsnOffered);
+  return { results, transcript, hostRecord: transactionRecord(lastReply(outcome, results)), ...(tls ? { tls } : {}) };
+}
+
+/** The reply that ended the transaction, as sendmail's last mci_setstat() saw it. */
+function lastReply(outcome: Exclude<SendOutcome, { kind: 'broken' }>, results: readonly RecipientResult[]): { reply?: string; dsn: string; phase?: string } {
+  if (outcome.kind === 'sent') return { reply: outcome.final, dsn: sentFromReply(outcome.final).dsn };
+  const parsed = parseReply(outcome.reply);
+  const dsn = parsed !== undefined ? failureFromReply(parsed, outcome.phase).dsn : '5.5.0';
+  if (outcome.phase !== 'rcpt') return { reply: outcome.reply, dsn, phase: outcome.phase };
+  // every recipient refused: the last refusal is the last word
+  const refused = [...outcome.rejected.values()].pop();
+  const last = results[results.length - 1];
+  return refused !== undefined ? { reply: refused, dsn: last?.status.dsn ?? dsn, phase: 'rcpt' } : { reply: outcome.reply, dsn, phase: 'rcpt' };
 }
 
 /** Each recipient's outcome from a transaction the host answered. */

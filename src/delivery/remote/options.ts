@@ -4,12 +4,13 @@
  * 8-bit, TLS and connection-cache options.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import type { SystemIdentity } from '../../common/identity.js';
 import type { Config } from '../../config/index.js';
 import { openMap } from '../../maps/index.js';
 import { localDomains } from '../route.js';
 import { mailertablePath } from './routing.js';
-import type { KeyLookup, RemoteOptions } from './types.js';
+import type { HostStatusOptions, KeyLookup, RemoteOptions } from './types.js';
 
 /** A macro's value when it needs no run-time expansion; undefined otherwise. */
 function plainMacro(config: Config, name: string): string | undefined {
@@ -57,5 +58,27 @@ export function remoteOptionsFromConfig(config: Config, identity: SystemIdentity
     ...(ca !== undefined ? { caCertificates: ca } : {}),
     connectionCacheSize: o.ConnectionCacheSize,
     connectionCacheTimeout: o.ConnectionCacheTimeout,
+    hostStatus: hostStatusOptions(config),
   };
+}
+
+/**
+ * HostStatusDirectory as sendmail uses it: a relative name is taken in the
+ * queue directory, where sendmail has changed directory by then.
+ */
+export function hostStatusDirectory(config: Config): string | null {
+  const o = config.options;
+  if (o.HostStatusDirectory === null || o.HostStatusDirectory === '') return null;
+  if (isAbsolute(o.HostStatusDirectory)) return o.HostStatusDirectory;
+  if (o.QueueDirectory === null || o.QueueDirectory === '') return null;
+  // a queue-group wildcard (/var/spool/mqueue/q*) names its parent directory
+  const queue = o.QueueDirectory.endsWith('*') ? o.QueueDirectory.slice(0, o.QueueDirectory.lastIndexOf('/') + 1) : o.QueueDirectory;
+  return resolve(queue, o.HostStatusDirectory);
+}
+
+function hostStatusOptions(config: Config): HostStatusOptions | null {
+  const directory = hostStatusDirectory(config);
+  if (directory === null) return null;
+  const ignoredByMailers = new Set([...config.mailers.values()].filter((m) => m.flags.has('W')).map((m) => m.name));
+  return { directory, timeout: config.options.Timeout.hoststatus, fileMode: config.options.TempFileMode, ignoredByMailers };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../../common/log.js';
 import type { EightBitMode, Timeouts } from '../../config/types.js';
 import type { Notify } from '../../queue/envelope.js';
 import type { DeliveryStatus } from '../mailbox/status.js';
+import type { HostStatusSettings } from './host-status/store.js';
 
 export interface RemoteRecipient {
   /** The recipient's index in the envelope: results come back under it. */
@@ -117,6 +118,13 @@ export interface RemoteOptions {
   /** ConnectionCacheSize / ConnectionCacheTimeout (seconds); size 0 turns the cache off. */
   readonly connectionCacheSize?: number;
   readonly connectionCacheTimeout?: number;
+  /** HostStatusDirectory and Timeout.hoststatus; absent: no persistent host status. */
+  readonly hostStatus?: HostStatusOptions | null;
+}
+
+export interface HostStatusOptions extends HostStatusSettings {
+  /** Mailers with F=W, for which sendmail ignores the stored host status. */
+  readonly ignoredByMailers?: ReadonlySet<string>;
 }
 
 export interface RemoteDeps {

@@ -108,7 +108,9 @@ export class MilterConnection {
       try {
         await stat(s.path);
       } catch (e) {
-        throw new MilterIOError(ERR.MILTER_CONNECT_FAILED, `Milter (${name}): local socket name ${s.path} unsafe`, { cause: e });
+        // sendmail says no more; a directory this process may not search is worth naming (a worker runs as RunAsUser)
+        const why = (e as NodeJS.ErrnoException).code === 'EACCES' ? ': Permission denied' : '';
+        throw new MilterIOError(ERR.MILTER_CONNECT_FAILED, `Milter (${name}): local socket name ${s.path} unsafe${why}`, { cause: e });
       }
     }
     const socket =

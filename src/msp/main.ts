@@ -223,6 +223,8 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       const { initAliases } = await import('./initalias.js');
       return initAliases(inv, config, ctx.log, out);
     }
+    case 'smtp':
+      return (await import('./smtp-mode.js')).smtpMode(inv, config, caller);
     default:
       break;
   }

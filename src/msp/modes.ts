@@ -30,7 +30,7 @@ const DESCRIPTIONS: Readonly<Record<OpMode, string>> = {
  * Modes this build carries out in full; every other mode answers
  * EX_UNAVAILABLE.
  */
-export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'deliver', 'daemon', 'fgdaemon', 'queuerun', 'print', 'printnqe', 'initalias', 'verify', 'hoststat', 'purgestat']);
+export const AVAILABLE_MODES: ReadonlySet<OpMode> = new Set<OpMode>(['checkconfig', 'showconfig', 'deliver', 'daemon', 'fgdaemon', 'queuerun', 'print', 'printnqe', 'initalias', 'verify', 'hoststat', 'purgestat', 'smtp']);
 
 export function describeMode(mode: OpMode): string {
   return DESCRIPTIONS[mode];

@@ -18,6 +18,9 @@ import { readSubmission, SubmissionError, type Submission } from '../msp/submiss
 import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
 import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
 import type { Envelope, Recipient } from '../queue/envelope.js';
+import { filterLocalSubmission, localSubmissionsFiltered, type LocalMilterContext } from './local-milters.js';
+import type { Reply } from './smtpd/replies.js';
+import { qualifyHeaderAddresses } from './relay-headers.js';
 
 /** What the handler needs from the queue: a durable accept, resolving only once the message is on disk. */
 export interface QueueSink {
@@ -32,6 +35,14 @@ export interface LocalSubmissionDeps {
   readonly queue: QueueSink;
   readonly log?: Logger;
   readonly now?: () => Date;
+  /** sendmail.cf, whose filters (X lines) see local submissions as the MTA sees the MSP's */
+  readonly mtaConfig?: Config;
+}
+
+/** A filter's refusal as the MSP's exit: 4xx temporary (75), 5xx unavailable (69). */
+function milterRefusal(reply: Reply): SubmissionReply {
+  const line = reply.text.split('\n').map((t) => `${reply.code} ${reply.status} ${t}`);
+  return refusal(reply.code < 500 ? ERR.MILTER_TEMPFAIL : ERR.MILTER_REJECT, ...line);
 }
 
 /** The command line the MSP was given, as far as the request says it (and nothing of who gave it). */
@@ -84,16 +95,19 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     }));
     // the bytes stored, headers included (sendmail's from= counts what it collected)
     let size = 0;
+    // as sendmail's MSP relays it to the MTA: bare user names in address headers get @$j
+    let headerBlock = qualifyHeaderAddresses(submission.headers, deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName);
+    let bodySource = submission.body;
     const content = (async function* () {
-      const headers = Buffer.from(submission.headers, 'latin1');
+      const headers = Buffer.from(headerBlock, 'latin1');
       size += headers.length;
       yield headers;
-      for await (const chunk of submission.body) {
+      for await (const chunk of bodySource) {
         size += chunk.length;
         yield chunk;
       }
     })();
-    const envelope: Envelope = {
+    let envelope: Envelope = {
       id: queueId,
       sender: submission.sender,
       recipients,
@@ -109,17 +123,34 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
       attempts: 0,
       nextAttempt: arrival.getTime(),
     };
+    let release = async () => {};
+    const milters: LocalMilterContext | undefined =
+      deps.mtaConfig !== undefined && localSubmissionsFiltered(deps.mtaConfig) ? { config: deps.mtaConfig, identity: deps.identity, ...(deps.log !== undefined ? { log: deps.log } : {}) } : undefined;
     try {
+      if (milters !== undefined) {
+        const filtered = await filterLocalSubmission(milters, { envelope, headers: headerBlock, body: submission.body, messageId: submission.messageId });
+        if (filtered.kind === 'refused' || filtered.kind === 'shutdown') return milterRefusal(filtered.reply);
+        if (filtered.kind === 'discard') {
+          deps.log?.info(4, queueId, 'discarded');
+          return { ok: true, id: queueId, lines: [] };
+        }
+        headerBlock = filtered.headerText + '\n';
+        bodySource = filtered.body;
+        envelope = filtered.envelope;
+        release = filtered.dispose;
+      }
       await deps.queue.accept(envelope, content);
     } catch (e) {
       if (isPosternError(e)) return refusal(ERR[e.code], e.message);
       throw e;
+    } finally {
+      await release();
     }
     deps.log?.logSender(queueId, {
       from: submission.sender,
       size,
       class: 0,
-      nrcpts: recipients.length,
+      nrcpts: envelope.recipients.length,
       ...(submission.messageId !== undefined ? { msgid: submission.messageId } : {}),
       relay: { kind: 'authinfo', authinfo: localAuthinfo(caller.name) },
     });

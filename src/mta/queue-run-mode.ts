@@ -40,6 +40,13 @@ export async function queueRunMode(inv: Invocation, config: Config, ctx: QueueRu
     if (refusal.stderr !== undefined) out.stderr(refusal.stderr);
     return refusal.exit;
   }
+  // -Q: (un)quarantining queued messages, not a queue run
+  if (inv.quarantineReason !== undefined) return (await import('./quarantine-mode.js')).quarantineMode(inv, config, out);
+  if (inv.queueRun?.items === 'quarantined' || inv.queueRun?.items === 'lost') {
+    // a run over quarantined (or lost) items only needs the runner's support; a normal run instead would be wrong
+    out.stdout(`a queue run over ${inv.queueRun.items} items (-q${inv.queueRun.items === 'lost' ? 'L' : 'Q'}) is not available yet; release quarantined messages with -Q -qQ`);
+    return EX.UNAVAILABLE;
+  }
   const run = inv.queueRun;
   const interval = run?.interval ?? 0;
   const starter = backgroundStarter();

@@ -14,6 +14,7 @@ import { serveSubmissions } from '../msp/submit-protocol.js';
 import { native } from '../privsep/native.js';
 import { openQueue, type MessageQueue } from '../queue/index.js';
 import { localSubmissionHandler, type QueueSink } from './local-submission.js';
+import { milterReachProblems } from './milter-reach.js';
 import { createSmtpd } from './smtpd/index.js';
 import { ownCredentials, privilegeProblem } from './unprivileged.js';
 import type { MasterMessage, WorkerMessage, WorkerStart } from './worker-protocol.js';
@@ -92,11 +93,13 @@ class Worker {
       },
     };
     const identity = systemIdentity();
+    const daemons = start.listeners.flatMap((l) => (l.kind === 'submit' ? [] : [l.daemon]));
+    for (const problem of milterReachProblems(config, daemons)) log.warning(0, NOQID, problem);
     const services: Service[] = [];
     const listening: Array<Promise<unknown>> = [];
     for (const l of start.listeners) {
       if (l.kind === 'submit') {
-        const handler = localSubmissionHandler({ submitConfig, identity, log, queue: sink });
+        const handler = localSubmissionHandler({ submitConfig, identity, log, queue: sink, mtaConfig: config });
         const server = serveSubmissions({ fd: l.fd }, handler, start.queueRunnerUid === undefined ? {} : { queueRunnerUid: start.queueRunnerUid });
         listening.push(server.listening ? Promise.resolve() : once(server, 'listening'));
         services.push({ close: () => new Promise((resolve) => server.close(() => resolve())) });

@@ -17,6 +17,8 @@ import { etrn, expnOrVrfy, help, verb } from './queries.js';
 import { addressReply, classReply, echo, formatMultiline, formatReply } from './replies.js';
 import type { Session } from './session.js';
 import { starttls } from './starttls.js';
+import { refusedAddress, resolvedAddress } from './milters.js';
+import type { Reply } from './replies.js';
 
 type SessionFactsQueue = SessionFacts['queue'];
 
@@ -56,9 +58,65 @@ async function hello(s: Session, arg: string, word: string, extended: boolean): 
   s.tx = null;
   s.gotHello = true;
   s.heloName = name;
+  if (!(await heloToMilters(s, name))) return;
   const greeting = `${s.hostname} Hello ${s.authinfo}, ${valid ? 'pleased to meet you' : 'accepting invalid domain name'}`;
   if (!extended) return s.say(250, '', greeting);
   s.write(formatMultiline(250, '', [greeting, ...(s.nullServer !== null ? ['ENHANCEDSTATUSCODES'] : ehloKeywords(s))]));
+}
+
+/**
+ * SMFIC_HELO: a refusal does not refuse HELO itself; it makes every later
+ * command fail (nullserver, or tempfail for MAIL and friends).  False when
+ * a filter closed the session.
+ */
+async function heloToMilters(s: Session, name: string): Promise<boolean> {
+  const m = s.milters;
+  if (m === null || s.nullServer !== null) return true;
+  const o = await m.chain.helo(name);
+  switch (o.action) {
+    case 'reject':
+      s.nullServer = o.reply ?? 'Command rejected';
+      return true;
+    case 'tempfail':
+      m.tempfail = true;
+      return true;
+    case 'shutdown':
+      m.tempfail = true;
+      s.reply(o.reply!);
+      s.quit();
+      return false;
+    default:
+      return true;
+  }
+}
+
+/**
+ * A MAIL or RCPT step's verdict: the reply that replaces 250 (and true),
+ * or false to go on.  A filter's 421 ends the session after its reply.
+ */
+function milterRefused(s: Session, o: { action: string; reply?: Reply }): boolean {
+  if (o.action === 'continue' || o.action === 'discard' || o.reply === undefined) return false;
+  s.reply(o.reply);
+  if (o.action === 'shutdown') s.quit();
+  return true;
+}
+
+/** A recipient the session refused, shown to the filters that asked for those (SMFIP_RCPT_REJ); its reply stands. */
+async function refusedToMilters(s: Session, args: string[], reply: Reply): Promise<void> {
+  const m = s.milters;
+  if (m === null || s.tx === null || s.tx.discard || s.discardAll) return;
+  m.recipient = refusedAddress(reply);
+  const o = await m.chain.envrcpt(args, true);
+  m.recipient = undefined;
+  if (o.action === 'shutdown') {
+    s.reply(o.reply!);
+    s.quit();
+  }
+}
+
+/** The ESMTP parameters after an address, as words (what SMFIC_MAIL / SMFIC_RCPT carry after the address). */
+function argWords(rest: string): string[] {
+  return rest.split(/[ \t]+/).filter((w) => w !== '');
 }
 
 /** sendmail's skipword(): `FROM:` / `TO:` before the address; the reply on a mistake echoes the first word. */
@@ -83,6 +141,10 @@ async function mail(s: Session, arg: string): Promise<void> {
   if (s.deps.daemon.Modifiers.includes('a') && s.auth === null) return s.reply(classReply(ERR.SMTP_AUTH_REQUIRED, 'Authentication required'));
   const rest = skipWord(s, arg, 'from');
   if (rest === null) return;
+  if (s.milters?.tempfail === true) {
+    s.log?.info(9, s.logId, `SMTP MAIL command (${rest.slice(0, 100)}) from ${s.authinfo} tempfailed (due to previous checks)`);
+    return s.say(451, '4.3.2', 'Please try again later');
+  }
   const addr = parseAddressArgument(rest, 'sender');
   if ('code' in addr) return s.reply(addr);
   const params = parseMailParams(addr.rest, paramContext(s));
@@ -91,8 +153,21 @@ async function mail(s: Session, arg: string): Promise<void> {
   if (rulesetRefused(s, 'check_mail', addr.written, check)) return;
   s.protocol ??= 'SMTP';
   const warnings = s.gotHello ? [] : [`${s.authinfo} didn't use HELO protocol`];
+  let queueId: string | undefined;
+  let milterDiscard = false;
+  const m = s.milters;
+  if (m !== null && check.kind !== 'discard' && !s.discardAll) {
+    // filters log with the queue id and are sent it as $i: sendmail has one from MAIL on
+    queueId = await s.deps.queue.assignId();
+    m.chain.logId = queueId;
+    m.queueId = queueId;
+    m.sender = resolvedAddress(addr, addr.domain === '' || s.deps.judge.isLocalDomain(addr.domain));
+    const o = await m.chain.envfrom([addr.written, ...argWords(addr.rest)]);
+    if (milterRefused(s, o)) return;
+    milterDiscard = o.action === 'discard';
+  }
   s.tx = {
-    queueId: undefined,
+    queueId,
     senderWritten: addr.written,
     sender: addr.mailbox,
     params,
@@ -101,7 +176,7 @@ async function mail(s: Session, arg: string): Promise<void> {
     warnings,
     seen: new Map(),
     accepted: 0,
-    discard: check.kind === 'discard',
+    discard: check.kind === 'discard' || milterDiscard,
   };
   s.say(250, '2.1.0', `${addr.written}... Sender ok`);
 }
@@ -138,7 +213,11 @@ async function rcpt(s: Session, arg: string): Promise<void> {
   const judge = s.deps.judge;
   const localDomain = addr.route.every((h) => judge.isLocalDomain(h)) && judge.isLocalDomain(addr.domain);
   const check = s.deps.policy?.checkRecipient(addr.written, addr.local, addr.domain, localDomain) ?? { kind: 'pass' };
-  if (rulesetRefused(s, 'check_rcpt', addr.written, check)) return;
+  const milterArgs = [addr.written, ...argWords(addr.rest)];
+  if (rulesetRefused(s, 'check_rcpt', addr.written, check)) {
+    if (check.kind === 'reject') await refusedToMilters(s, milterArgs, check.reply);
+    return;
+  }
   if (check.kind === 'discard') tx.discard = true;
   const verdict = judge.judge(addr, { address: s.address, authinfo: s.authinfo, facts: s.clientFacts() });
   if ('code' in verdict) {
@@ -148,7 +227,16 @@ async function rcpt(s: Session, arg: string): Promise<void> {
     } else {
       s.log?.logUserError(s.logId, addr.written, verdict.text.replace(/^.*?\.\.\. /, ''));
     }
-    return s.reply(verdict);
+    s.reply(verdict);
+    return refusedToMilters(s, milterArgs, verdict);
+  }
+  const m = s.milters;
+  if (m !== null && !tx.discard && !s.discardAll) {
+    m.recipient = resolvedAddress(addr, verdict.kind === 'local');
+    const o = await m.chain.envrcpt(milterArgs);
+    m.recipient = undefined;
+    if (milterRefused(s, o)) return;
+    if (o.action === 'discard') tx.discard = true;
   }
   const key = recipientKey(addr, verdict.kind === 'local');
   const first = tx.seen.get(key);
@@ -178,6 +266,13 @@ async function data(s: Session): Promise<void> {
     s.reply(classReply(ERR.SMTP_PROTOCOL_ERROR, 'SMTP protocol error'));
     return s.quit();
   }
+  const m = s.milters;
+  if (m !== null && !tx.discard && !s.discardAll) {
+    const o = await m.chain.data();
+    // a refused DATA leaves the transaction as it was, as sendmail's smtp_data does
+    if (milterRefused(s, o)) return;
+    if (o.action === 'discard') tx.discard = true;
+  }
   s.say(354, '', 'End data with <CR><LF>.<CR><LF>');
   const o = s.config.options;
   const text = new MessageData(s.input, { maxSize: o.MaxMessageSize, timeoutMs: o.Timeout.datablock * 1000 });
@@ -191,9 +286,15 @@ async function data(s: Session): Promise<void> {
     protocol: s.protocol ?? 'SMTP',
     now: s.deps.now(),
     macros: s.sessionMacros(),
+    ...(m !== null && !discard ? { milters: m } : {}),
   };
   const outcome = await receiveMessage(text, facts, { ...tx, queueId: tx.queueId });
   s.tx = null;
+  if (outcome.kind === 'shutdown') {
+    s.reply(outcome.reply);
+    return s.quit();
+  }
+  if (outcome.kind !== 'accepted') await m?.chain.abort();
   if (outcome.kind === 'broken') {
     const e = outcome.error;
     const bare = e.problem === 'bare-lf' || e.problem === 'bare-cr';
@@ -216,7 +317,7 @@ async function data(s: Session): Promise<void> {
     relay: { kind: 'authinfo', authinfo: s.authinfo },
   });
   // DISCARD: the client is told what it would be told, and the message goes nowhere
-  if (discard) s.log?.info(4, tx.queueId, 'discarded');
+  if (discard || outcome.discarded === true) s.log?.info(4, tx.queueId, 'discarded');
   s.say(250, '2.0.0', `${tx.queueId} Message accepted for delivery`);
 }
 
@@ -246,8 +347,9 @@ export const COMMANDS = {
   mail: (s, arg) => mail(s, arg),
   rcpt: (s, arg) => rcpt(s, arg),
   data: (s) => data(s),
-  rset: (s) => {
+  rset: async (s) => {
     s.tx = null;
+    await s.milters?.chain.abort();
     s.say(250, '2.0.0', 'Reset state');
   },
   vrfy: (s, arg, line) => expnOrVrfy(s, arg, line, true),

@@ -18,6 +18,8 @@ import type { Envelope, Recipient } from '../../queue/envelope.js';
 import type { QueueSink } from '../local-submission.js';
 import type { MailParams } from './esmtp-params.js';
 import { splitHeaderBlock } from './header-block.js';
+import { filterMessage } from './milter-message.js';
+import type { SessionMilters } from './milters.js';
 import { MessageReadError, type MessageData } from './message-data.js';
 import { classReply, type Reply } from './replies.js';
 
@@ -51,10 +53,15 @@ export interface SessionFacts {
   readonly now: Date;
   /** the session's macros: {tls_version}, {cipher}, {cipher_bits}, {verify}, {auth_type}, {auth_authen}, {auth_ssf}... */
   readonly macros?: ReadonlyMap<string, string>;
+  /** the session's filters, which see the message before it is queued */
+  readonly milters?: SessionMilters;
 }
 
 export type MessageOutcome =
-  | { readonly kind: 'accepted'; readonly size: number; readonly messageId: string | undefined; readonly priorityClass: number }
+  /** queued, or (discarded) dropped by a filter after being read in full */
+  | { readonly kind: 'accepted'; readonly size: number; readonly messageId: string | undefined; readonly priorityClass: number; readonly discarded?: boolean }
+  /** a filter closed the session: write the reply, then quit */
+  | { readonly kind: 'shutdown'; readonly reply: Reply }
   /** refused with a reply; the session goes on */
   | { readonly kind: 'refused'; readonly reply: Reply }
   /** the text could not be read (bare line end, client gone): the session ends */
@@ -84,6 +91,12 @@ function macroLookup(facts: SessionFacts, tx: Transaction, own: readonly Header[
     x: fullName === undefined ? undefined : fullName.text.slice(fullName.text.indexOf(':') + 1).trim(),
   };
   return (name) => (name in values ? values[name] : (facts.macros?.get(name) ?? facts.config.macros.get(name)));
+}
+
+/** The value of the first field of that name (lower case), trimmed. */
+function headerValue(headers: readonly Header[], lname: string): string | undefined {
+  const h = headers.find((x) => x.lname === lname);
+  return h === undefined ? undefined : h.text.slice(h.text.indexOf(':') + 1).trim();
 }
 
 function headerText(name: string, value: string): Header {
@@ -149,11 +162,11 @@ export async function receiveMessage(data: MessageData, facts: SessionFacts, tx:
     return { kind: 'refused', reply: classReply(ERR.SMTP_HEADERS_TOO_LARGE, `Headers too large (${maxHeaders} max)`) };
   }
   const own = parseHeaders(raw.headerLines);
-  const all = [...addedHeaders(facts, tx, own), ...own];
-  const idHeader = all.find((h) => h.lname === 'message-id');
-  const messageId = idHeader === undefined ? undefined : idHeader.text.slice(idHeader.text.indexOf(':') + 1).trim();
+  const added = addedHeaders(facts, tx, own);
+  const all = [...added, ...own];
+  let messageId = headerValue(all, 'message-id');
   const arrival = facts.now.getTime();
-  const envelope: Envelope = {
+  let envelope: Envelope = {
     id: tx.queueId,
     sender: tx.sender,
     recipients: tx.recipients,
@@ -169,10 +182,29 @@ export async function receiveMessage(data: MessageData, facts: SessionFacts, tx:
     attempts: 0,
     nextAttempt: arrival,
   };
+  let headerBlock = all.map((h) => h.text).join('');
+  let body = raw.body;
+  let release = async () => {};
+  if (facts.milters !== undefined) {
+    let filtered;
+    try {
+      filtered = await filterMessage(facts.milters, { added, own, body, envelope, messageId });
+    } catch (e) {
+      return queueFailure(e, data);
+    }
+    if (filtered.kind === 'discard') return { kind: 'accepted', size: data.size, messageId, priorityClass: precedenceClass(facts.config, own), discarded: true };
+    if (filtered.kind === 'refused') return { kind: 'refused', reply: filtered.reply };
+    if (filtered.kind === 'shutdown') return filtered;
+    ({ headerText: headerBlock, body, envelope } = filtered);
+    release = filtered.dispose;
+    // a filter may have changed it
+    messageId = headerValue(parseHeaders(headerBlock.split(/(?<=\n)/)), 'message-id');
+    if (messageId === undefined) delete (envelope as { messageId?: string }).messageId;
+    else envelope = { ...envelope, messageId };
+  }
   let size = 0;
-  const body = raw.body;
   const content = (async function* () {
-    const head = Buffer.from(all.map((h) => h.text).join('') + '\n', 'latin1');
+    const head = Buffer.from(headerBlock + '\n', 'latin1');
     size += head.length;
     yield head;
     for await (const chunk of body) {
@@ -184,6 +216,8 @@ export async function receiveMessage(data: MessageData, facts: SessionFacts, tx:
     await facts.queue.accept(envelope, content);
   } catch (e) {
     return queueFailure(e, data);
+  } finally {
+    await release();
   }
   return { kind: 'accepted', size, messageId, priorityClass: precedenceClass(facts.config, own) };
 }

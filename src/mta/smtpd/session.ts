@@ -23,6 +23,7 @@ import { SmtpInput } from './input.js';
 import type { Transaction } from './message.js';
 import type { AccessPolicy, ClientFacts } from './policy.js';
 import { isLoopback, type RecipientJudge } from './recipients.js';
+import { milterRefusedUnknown, milterTempfailed, openSessionMilters, type SessionMilters } from './milters.js';
 import { classReply, echo, formatReply, type Reply } from './replies.js';
 
 /** sendmail's MAXBADCOMMANDS: the 26th unknown or refused command ends the session. */
@@ -109,6 +110,10 @@ export class Session {
   /** MAIL, EXPN, VRFY or ETRN was used (else "did not issue MAIL/EXPN/VRFY/ETRN" is logged) */
   didSomething = false;
   tx: OpenTransaction | null = null;
+  /** the milter chain of this session; null when the listener has no filter */
+  milters: SessionMilters | null = null;
+  /** 554 when a filter refused the connection (sendmail's greetcode) */
+  greetCode = 220;
   readonly counters = { bad: 0, helo: 0, verify: 0, noop: 0, etrn: 0, auth: 0 };
   /** the last command recognised (the "lost input channel ... after" log line), null before one */
   private lastCommand: string | null = null;
@@ -246,6 +251,7 @@ export class Session {
       this.hostName = peer.hostName ?? `[${this.ip}]`;
       this.authinfo = remoteAuthinfo({ hostName: peer.hostName, address: this.address, mayBeForged: peer.mayBeForged });
       this.checkConnect();
+      if (!(await openSessionMilters(this))) return;
       await this.greet();
       while (!this.closing) await this.nextCommand();
     } catch (e) {
@@ -272,7 +278,7 @@ export class Session {
   }
 
   private async greet(): Promise<void> {
-    let code = 220;
+    let code = this.greetCode;
     const pause = this.nullServer === null ? this.deps.greetPause(this.address) : 0;
     if (pause > 0) {
       const started = Date.now();
@@ -319,7 +325,11 @@ export class Session {
       this.reply(typeof this.nullServer === 'string' ? classReply(ERR.SMTP_COMMAND_REJECTED, this.nullServer) : this.nullServer);
       return;
     }
-    if (command === undefined) return this.unknownCommand(line);
+    if (command === undefined) {
+      if (await milterRefusedUnknown(this, line)) return;
+      return this.unknownCommand(line);
+    }
+    if (milterTempfailed(this, name, word, arg)) return;
     await command(this, arg, line, word);
   }
 

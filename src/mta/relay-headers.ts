@@ -1,0 +1,72 @@
+/**
+ * The header addresses of a local submission as sendmail's MTA receives
+ * them.  sendmail's MSP keeps `From: Alice <alice>` and `To: bob` in its
+ * own queue, and qualifies them when it relays the message to the MTA
+ * (submit.cf's relay mailer: HdrFromSMTP for the sender headers, MasqSMTP
+ * for the recipient ones, each adding @$j to a bare user name).  Postern's
+ * daemon takes the message over in one hop, so it makes the same change
+ * where sendmail's MTA would first see the message: the copy it queues,
+ * and what its filters (opendkim needs the From: domain) are shown.
+ */
+import { splitAddressList } from '../milter/index.js';
+
+/** Headers whose addresses the relay mailer rewrites. */
+const ADDRESS_HEADERS = new Set([
+  'from',
+  'sender',
+  'reply-to',
+  'errors-to',
+  'return-receipt-to',
+  'to',
+  'cc',
+  'apparently-to',
+  'resent-from',
+  'resent-sender',
+  'resent-reply-to',
+  'resent-to',
+  'resent-cc',
+]);
+
+const BARE = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/;
+
+/** One address of a list, with a bare user name qualified; null when it needs no change. */
+function qualifyOne(address: string, domain: string): string | null {
+  const open = address.lastIndexOf('<');
+  if (open >= 0 && address.endsWith('>')) {
+    const inner = address.slice(open + 1, -1).trim();
+    return BARE.test(inner) ? `${address.slice(0, open)}<${inner}@${domain}>` : null;
+  }
+  // `alice (Alice Liddell)`: the comment stays where it was
+  const m = /^([^\s(]+)(\s*\(.*\))?$/s.exec(address);
+  if (m === null || !BARE.test(m[1]!)) return null;
+  return `${m[1]}@${domain}${m[2] ?? ''}`;
+}
+
+/** A header field's value with its bare addresses qualified, or null when none is bare (a group is left alone). */
+function qualifyValue(value: string, domain: string): string | null {
+  if (/[:;]/.test(value.replace(/"[^"]*"|\([^)]*\)|<[^>]*>/g, ''))) return null;
+  const parts = splitAddressList(value);
+  let changed = false;
+  const out = parts.map((p) => {
+    const q = qualifyOne(p, domain);
+    if (q === null) return p;
+    changed = true;
+    return q;
+  });
+  return changed ? ` ${out.join(', ')}` : null;
+}
+
+/** The header block (LF line ends, blank line included or not) with the relay mailer's qualification applied. */
+export function qualifyHeaderAddresses(block: string, domain: string): string {
+  const lines = block.split(/(?<=\n)/);
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let field = lines[i]!;
+    while (i + 1 < lines.length && /^[ \t]/.test(lines[i + 1]!)) field += lines[++i]!;
+    const colon = field.indexOf(':');
+    const name = colon > 0 ? field.slice(0, colon).trim().toLowerCase() : '';
+    const value = ADDRESS_HEADERS.has(name) ? qualifyValue(field.slice(colon + 1).replace(/\n$/, ''), domain) : null;
+    out.push(value === null ? field : `${field.slice(0, colon)}:${value}\n`);
+  }
+  return out.join('');
+}

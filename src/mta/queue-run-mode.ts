@@ -42,11 +42,9 @@ export async function queueRunMode(inv: Invocation, config: Config, ctx: QueueRu
   }
   // -Q: (un)quarantining queued messages, not a queue run
   if (inv.quarantineReason !== undefined) return (await import('./quarantine-mode.js')).quarantineMode(inv, config, out);
-  if (inv.queueRun?.items === 'quarantined' || inv.queueRun?.items === 'lost') {
-    // a run over quarantined (or lost) items only needs the runner's support; a normal run instead would be wrong
-    out.stdout(`a queue run over ${inv.queueRun.items} items (-q${inv.queueRun.items === 'lost' ? 'L' : 'Q'}) is not available yet; release quarantined messages with -Q -qQ`);
-    return EX.UNAVAILABLE;
-  }
+  // -qL runs sendmail's lost queue files (qf renamed Qf after an error); Postern's queue
+  // database has no such state, so there is never anything to run
+  if (inv.queueRun?.items === 'lost') return EX.OK;
   const run = inv.queueRun;
   const interval = run?.interval ?? 0;
   const starter = backgroundStarter();
@@ -69,8 +67,16 @@ export async function queueRunMode(inv: Invocation, config: Config, ctx: QueueRu
       brokerSocket: join(socketDir, 'broker.sock'),
       stdio: interval > 0 && starter !== undefined ? 'ignore' : 'inherit',
       interval: interval > 0 ? interval : undefined,
-      ...(run !== undefined && (run.byId.length > 0 || run.byRecipient.length > 0 || run.bySender.length > 0)
-        ? { selection: { byId: run.byId, byRecipient: run.byRecipient, bySender: run.bySender } }
+      ...(run !== undefined && (run.byId.length > 0 || run.byRecipient.length > 0 || run.bySender.length > 0 || run.items === 'quarantined')
+        ? {
+            selection: {
+              byId: run.byId,
+              byRecipient: run.byRecipient,
+              bySender: run.bySender,
+              items: run.items === 'quarantined' ? ('quarantined' as const) : ('normal' as const),
+              byQuarantine: run.byQuarantine,
+            },
+          }
         : {}),
     });
     if (interval === 0) {

@@ -28,6 +28,9 @@ export interface QueueSelection {
   readonly byId: readonly QueueMatch[];
   readonly byRecipient: readonly QueueMatch[];
   readonly bySender: readonly QueueMatch[];
+  /** -qQ: the quarantined messages instead of the others (with -qQreason matches) */
+  readonly items?: 'normal' | 'quarantined';
+  readonly byQuarantine?: readonly QueueMatch[];
 }
 
 /** What became of the recipients of one message in one run, for the DSN hook. */
@@ -78,7 +81,12 @@ function matches(list: readonly QueueMatch[], values: readonly string[]): boolea
 export function selected(envelope: Envelope, selection: QueueSelection | undefined): boolean {
   if (selection === undefined) return true;
   const open = envelope.recipients.filter((r) => r.state === 'pending' || r.state === 'deferred').map((r) => r.address);
-  return matches(selection.byId, [envelope.id]) && matches(selection.byRecipient, open) && matches(selection.bySender, [envelope.sender]);
+  return (
+    matches(selection.byId, [envelope.id]) &&
+    matches(selection.byRecipient, open) &&
+    matches(selection.bySender, [envelope.sender]) &&
+    matches(selection.byQuarantine ?? [], [envelope.quarantine ?? ''])
+  );
 }
 
 export class QueueRunner {
@@ -113,7 +121,8 @@ export class QueueRunner {
     const now = this.now();
     const due = this.deps.queue
       .list()
-      .filter((e) => e.quarantine === undefined && (selection !== undefined || e.nextAttempt <= now) && selected(e, selection));
+      // a quarantined message waits for -qQ; -qQ runs those and only those
+      .filter((e) => (e.quarantine !== undefined) === (selection?.items === 'quarantined') && (selection !== undefined || e.nextAttempt <= now) && selected(e, selection));
     const work = [...due];
     const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, async () => {
       for (let e = work.shift(); e !== undefined; e = work.shift()) {

@@ -47,6 +47,11 @@ echo "after-qR=$(ls /var/mail | tr '\\n' ' ')"
 sendmail -q > "$W/q" 2>&1; echo "q=$? $(b64 "$W/q")"
 echo "after-q=$(ls /var/mail | tr '\\n' ' ')"
 mailq > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
+# quarantine: a held message is left alone by -q and attempted by -qQ (still held afterwards)
+sendmail -Qparked -qRsomeone > /dev/null 2>&1; echo "quarantine=$?"
+sendmail -q > /dev/null 2> "$W/q-held"; echo "q-held=$? $(grep -c 'to=<someone@remote.example>' "$W/q-held")"
+sendmail -qQparked > /dev/null 2> "$W/qq"; echo "qq=$? $(grep -c 'to=<someone@remote.example>' "$W/qq")"
+mailq > "$W/mailq-held"; echo "mailq-held=$(b64 "$W/mailq-held")"
 echo "bob=$(stat -c '%U %a' /var/mail/bob) $(grep -c '^Subject: for bob$' /var/mail/bob) $(grep -c '^Subject: for carol$' /var/mail/bob) $(grep -c '^Subject: to the team$' /var/mail/bob)"
 echo "carol=$(stat -c '%U %a' /var/mail/carol) $(grep -c '^Subject: for carol$' /var/mail/carol) $(grep -c '^Subject: to the team$' /var/mail/carol)"
 echo "alice=$(b64 /var/mail/alice)"
@@ -78,6 +83,10 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   const mailq = text(line('mailq'));
   assert.match(mailq, /\(1 request\)\n/);
   assert.match(mailq, /\n {17}\(Deferred: Name server: remote\.example: host name lookup fail\)\n\t+ someone@remote\.example\n/);
+  assert.equal(line('quarantine'), '0');
+  assert.equal(line('q-held'), '0 0', 'a quarantined message is not attempted by a normal run');
+  assert.equal(line('qq'), '0 1', '-qQ attempts it');
+  assert.match(text(line('mailq-held')), /\n {5}QUARANTINE: parked\n/);
   assert.equal(line('bob'), 'bob 600 1 0 1', 'the alias team reached bob');
   assert.equal(line('carol'), 'carol 600 1 1', 'and carol');
   const bounce = text(line('alice'));

@@ -47,8 +47,12 @@ function readSubmitConfig(cfPath: string, log: Logger): { path: string | null; c
   return { path, config: loadConfig(path, { mode: 'other' }).config };
 }
 
+/** Workers a daemon runs: one per core, two at most (each serves many sessions at once). */
+export const WORKERS = Math.max(1, Math.min(2, availableParallelism()));
+
 function settingsFor(req: DaemonRequest, submitCfPath: string | null, submitConfig: Config | null, runAs: RunAs): WorkerSettings {
   return {
+    workers: WORKERS,
     cfPath: req.cfPath,
     commandLineOptions: req.commandLineOptions,
     commandLineMacros: req.commandLineMacros,
@@ -100,7 +104,7 @@ export async function runDaemon(req: DaemonRequest): Promise<number> {
     {
       runAs,
       listeners,
-      count: Math.max(1, Math.min(2, availableParallelism())),
+      count: WORKERS,
       log,
       stdio,
       onMessage: (m) => m.type === 'queued' && deliverAtOnce && delivery.runner.send({ type: 'kick' }),

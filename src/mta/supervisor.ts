@@ -153,7 +153,8 @@ export class Supervisor {
           resolve();
         } else if (m.type === 'failed') {
           if (!ready) reject(new WorkerFailed(m.code, m.exit, m.message));
-        } else this.options.onMessage?.(m);
+        } else if (m.type === 'recycle') this.recycle(slot, child);
+        else this.options.onMessage?.(m);
       });
       child.on('error', (e) => {
         if (!ready) reject(e);
@@ -167,6 +168,20 @@ export class Supervisor {
         this.restartLater(slot, code, signal);
       });
     });
+  }
+
+  /** A worker that served its share: a fresh one takes the slot first, then the old one drains. */
+  private recycle(slot: Slot, child: ChildProcess): void {
+    if (this.stopping || slot.child !== child) return;
+    this.options.log.info(9, NOQID, `worker ${child.pid} served its sessions; starting a fresh one`);
+    this.launch(slot).then(
+      () => this.retire(child),
+      (e: unknown) => {
+        // the old worker goes on serving; the next recycle request tries again
+        slot.child = child;
+        this.options.log.err(0, NOQID, `worker recycle failed: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
   }
 
   private restartLater(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {

@@ -26,6 +26,8 @@ export interface WorkerStart {
   readonly requireUnprivileged: boolean;
   /** the client-queue runner's uid, which may submit on behalf of the owner of a client-queue file */
   readonly queueRunnerUid: number | undefined;
+  /** how many workers share the listeners: each takes its share of the daemon-wide limits */
+  readonly workers: number;
 }
 
 /** master → worker: stop accepting, finish the sessions in progress, exit */
@@ -40,7 +42,12 @@ export type WorkerMessage =
   | { readonly type: 'ready' }
   /** a message was accepted into the queue: the runner may deliver it now */
   | { readonly type: 'queued'; readonly id: string }
+  /** this worker has served its share of sessions: start a fresh one, then let this one drain */
+  | { readonly type: 'recycle' }
   | { readonly type: 'failed'; readonly code: string; readonly exit: number; readonly message: string };
+
+/** Sessions a worker serves before it is replaced by a fresh process (memory does not creep). */
+export const SESSIONS_PER_WORKER = 10_000;
 
 /** The stdio slot of the first listening descriptor in a worker (0-2 stdio, 3 the IPC channel). */
 export const FIRST_LISTENER_FD = 4;

@@ -16,14 +16,23 @@ import { openQueue, type MessageQueue } from '../queue/index.js';
 import { localSubmissionHandler, type QueueSink } from './local-submission.js';
 import { milterReachProblems } from './milter-reach.js';
 import { createSmtpd } from './smtpd/index.js';
+import { admission, share } from './admission.js';
 import { ownCredentials, privilegeProblem } from './unprivileged.js';
-import type { MasterMessage, WorkerMessage, WorkerStart } from './worker-protocol.js';
+import { SESSIONS_PER_WORKER, type MasterMessage, type WorkerMessage, type WorkerStart } from './worker-protocol.js';
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
     if (process.send === undefined || !process.connected) resolve();
     else process.send(message, undefined, {}, () => resolve());
   });
+}
+
+let sessionsServed = 0;
+
+/** After its share of sessions the worker asks to be replaced (once): memory does not creep. */
+function countSession(): void {
+  sessionsServed++;
+  if (sessionsServed === SESSIONS_PER_WORKER) void send({ type: 'recycle' });
 }
 
 function firstMessage(): Promise<WorkerStart> {
@@ -104,7 +113,16 @@ class Worker {
         listening.push(server.listening ? Promise.resolve() : once(server, 'listening'));
         services.push({ close: () => new Promise((resolve) => server.close(() => resolve())) });
       } else {
-        const smtp = createSmtpd({ config, identity, daemon: l.daemon, queue: sink, log });
+        const daemonMax = l.daemon.children ?? config.options.MaxDaemonChildren;
+        const admit = admission({
+          maxSessions: share(daemonMax, start.workers),
+          perSecond: share(config.options.ConnectionRateThrottle, start.workers),
+          daemonName: l.daemon.Name ?? 'Daemon0',
+          daemonMax,
+          log,
+          onSessionEnd: countSession,
+        });
+        const smtp = createSmtpd({ config, identity, daemon: l.daemon, queue: sink, log, admit });
         smtp.on('error', (e: Error) => log.err(0, NOQID, `daemon ${l.daemon.Name}: ${e.message}`));
         listening.push(new Promise<void>((resolve) => smtp.listen({ fd: l.fd }, () => resolve())));
         services.push({ close: () => new Promise((resolve) => smtp.close(() => resolve())) });

@@ -36,6 +36,8 @@ export type { PeerName } from './session.js';
 export type { QueueSink } from '../local-submission.js';
 
 export interface SmtpdDeps {
+  /** admission before the greeting (MaxDaemonChildren, ConnectionRateThrottle): true, or the reply that refuses */
+  readonly admit?: (socket: Socket) => Promise<true | string>;
   /** sendmail.cf */
   readonly config: Config;
   readonly identity: SystemIdentity;
@@ -97,11 +99,24 @@ class PosternSmtpServer extends SMTPServer {
   constructor(
     options: SMTPServerOptions,
     private readonly sessionDeps: SessionDeps,
+    private readonly admit: ((socket: Socket) => Promise<true | string>) | undefined,
   ) {
     super(options);
   }
 
   override connect(socket: Socket): void {
+    const admit = this.admit;
+    if (admit === undefined) return this.startSession(socket);
+    void admit(socket).then(
+      (verdict) => {
+        if (verdict === true) this.startSession(socket);
+        else socket.end(`${verdict}\r\n`);
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  private startSession(socket: Socket): void {
     const session = new Session(socket, this.sessionDeps);
     // SMTPServer.close() waits for, then says goodbye to, what is in this set: send() and close() are what it calls
     const set = this.connections as unknown as Set<Session>;
@@ -142,5 +157,6 @@ export function createSmtpd(deps: SmtpdDeps): SMTPServer {
       closeTimeout: deps.closeTimeoutMs ?? 30_000,
     },
     sessionDeps,
+    deps.admit,
   );
 }

@@ -4,7 +4,7 @@
  * purpose: it checks, opens the queued content safely, and hands the rest to
  * the mailbox code, which writes as the recipient.
  */
-import { closeSync, constants, createReadStream, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type ReadStream } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ERR } from '../../common/errors.js';
@@ -78,12 +78,28 @@ async function deliverMailbox(request: LocalDeliveryRequest, settings: BrokerSet
       user,
       sender: request.sender,
       spoolDir: settings.spoolDir,
-      content: createReadStream('', { fd, autoClose: false, start: 0 }),
+      content: messageContent(fd),
       ...(settings.agentPath !== undefined ? { agentPath: settings.agentPath } : {}),
     });
   } finally {
     closeSync(fd);
   }
+}
+
+const READ_AT_ONCE = 256 * 1024;
+
+/**
+ * Most messages are read at once, before the delivery waits its turn for the
+ * mailbox, and without a trip through the thread pool per read; big ones are
+ * streamed.  A queued message's content never changes.
+ */
+function messageContent(fd: number): Buffer[] | ReadStream {
+  const size = fstatSync(fd).size;
+  if (size > READ_AT_ONCE) return createReadStream('', { fd, autoClose: false, start: 0 });
+  const bytes = Buffer.alloc(size);
+  let got = 0;
+  for (let n = 1; got < size && n > 0; got += n) n = readSync(fd, bytes, got, size - got, got);
+  return [bytes.subarray(0, got)];
 }
 
 /** The content file, only when it is a plain file of RunAsUser's: anything else it could have planted. */

@@ -14,8 +14,10 @@
  *   2. take USER.lock (O_EXCL in a root-owned directory);
  *   3. create the mailbox if missing: O_CREAT|O_EXCL|O_NOFOLLOW, fchown to
  *      the user, 0600; O_EXCL never follows a link, fchown acts on that inode;
- *   4. start the agent as the user; it opens the mailbox O_NOFOLLOW, checks
- *      it, takes the fcntl and flock locks, appends, fsyncs (append.ts);
+ *   4. hand the message to an agent running as the user (one kept from an
+ *      earlier delivery for the same uid and gid, or a new one: agent-pool.ts);
+ *      it opens the mailbox O_NOFOLLOW, checks it, takes the fcntl and flock
+ *      locks, appends, fsyncs (append.ts);
  *   5. remove USER.lock once the agent has answered or been stopped.
  *   Root never writes a byte of the message and never opens an existing
  *   mailbox.
@@ -23,20 +25,18 @@
  *   setgid/setuid, so the agent has no supplementary groups (the test reads
  *   them from /proc).  The agent needs none: the mailbox is its own.
  */
-import { spawn } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ERR } from '../../common/errors.js';
 import type { PasswdEntry } from '../../privsep/passwd.js';
-import { agentInput, PROTOCOL_VERSION, type AgentRequest } from './agent-protocol.js';
+import { MailboxAgentPool } from './agent-pool.js';
+import { PROTOCOL_VERSION, type AgentRequest } from './agent-protocol.js';
 import { mailboxNameProblem } from './append.js';
 import { acquireDotlock, DotlockTimeout, type Dotlock } from './dotlock.js';
 import { createMailboxIfMissing } from './mailbox-file.js';
-import { describeError, failed, parseStatus, type DeliveryStatus } from './status.js';
+import { describeError, failed, type DeliveryStatus } from './status.js';
 
 /** The agent as tsc compiles it, next to this module (dist/src/delivery/mailbox/agent.js). */
 export const DEFAULT_AGENT_PATH = fileURLToPath(new URL('./agent.js', import.meta.url));
@@ -47,7 +47,8 @@ export interface MailboxDelivery {
   readonly sender: string;
   /** MailSpool, /var/mail on Debian */
   readonly spoolDir: string;
-  readonly content: AsyncIterable<Buffer | Uint8Array | string> | Readable;
+  /** the message: streamed, or (a small one) already read */
+  readonly content: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string> | Readable;
   /** Date of the From_ line; default now */
   readonly now?: Date | number;
   /** The agent module run with process.execPath (the bundle passes its own entry). */
@@ -58,6 +59,8 @@ export interface MailboxDelivery {
   readonly dotlockStaleMs?: number;
   /** The agent is stopped (SIGTERM, then SIGKILL) after this long; default lock timeout × 2 + 10 min */
   readonly timeoutMs?: number;
+  /** Where the agents come from; default one pool for the whole process */
+  readonly agentPool?: MailboxAgentPool;
 }
 
 /**
@@ -93,8 +96,12 @@ export async function deliverToMailbox(delivery: MailboxDelivery): Promise<Deliv
   if (nameProblem) return failed(ERR.MAILBOX_BAD_NAME, `${JSON.stringify(user.name)}: ${nameProblem}`);
   const spoolProblem = spoolDirectoryProblem(spoolDir);
   if (spoolProblem) return failed(ERR.MAILBOX_SPOOL_UNSAFE, spoolProblem);
-
   const path = join(spoolDir, user.name);
+  return inTurn(path, () => deliverLocked(delivery, path));
+}
+
+async function deliverLocked(delivery: MailboxDelivery, path: string): Promise<DeliveryStatus> {
+  const { user, spoolDir } = delivery;
   const lockTimeoutMs = delivery.lockTimeoutMs ?? 300_000;
   let dotlock: Dotlock;
   try {
@@ -111,6 +118,7 @@ export async function deliverToMailbox(delivery: MailboxDelivery): Promise<Deliv
     }
     const request: AgentRequest = {
       v: PROTOCOL_VERSION,
+      kind: 'append',
       spoolDir,
       user: { name: user.name, uid: user.uid, gid: user.gid },
       sender: delivery.sender,
@@ -118,7 +126,8 @@ export async function deliverToMailbox(delivery: MailboxDelivery): Promise<Deliv
       lockTimeoutMs,
     };
     try {
-      return await runAgent(request, delivery.content, delivery.agentPath ?? DEFAULT_AGENT_PATH, delivery.timeoutMs ?? lockTimeoutMs * 2 + 600_000);
+      const pool = delivery.agentPool ?? sharedPool;
+      return await pool.run(request, delivery.content, delivery.agentPath ?? DEFAULT_AGENT_PATH, delivery.timeoutMs ?? lockTimeoutMs * 2 + 600_000);
     } catch (error) {
       return failed(ERR.MAILBOX_AGENT_FAILED, `cannot run mailbox agent: ${describeError(error)}`);
     }
@@ -127,77 +136,25 @@ export async function deliverToMailbox(delivery: MailboxDelivery): Promise<Deliv
   }
 }
 
-const MAX_OUTPUT = 64 * 1024;
-const KILL_GRACE_MS = 5000;
+/** The agents every delivery of this process shares (the broker is one process). */
+const sharedPool = new MailboxAgentPool();
 
-async function runAgent(request: AgentRequest, content: AsyncIterable<Buffer | Uint8Array | string>, agentPath: string, timeoutMs: number): Promise<DeliveryStatus> {
-  const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
-  // the From_ line's date is in local time, as the broker's TZ has it
-  if (process.env.TZ !== undefined) env.TZ = process.env.TZ;
-  const child = spawn(process.execPath, [agentPath], {
-    uid: request.user.uid,
-    gid: request.user.gid,
-    cwd: '/',
-    env, // nothing of root's environment (NODE_OPTIONS!) reaches a process the user controls
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  let outBytes = 0;
-  const keep = (into: Buffer[]) => (b: Buffer) => {
-    if (outBytes < MAX_OUTPUT) into.push(b);
-    outBytes += b.length;
-  };
-  child.stdout.on('data', keep(stdout));
-  child.stderr.on('data', keep(stderr));
+/**
+ * Deliveries to one mailbox from this process wait here for each other, so
+ * that only one at a time waits for USER.lock: the lock file's retry pause
+ * (a second, as other tools use) would otherwise be spent by the broker
+ * waiting on itself.
+ */
+const mailboxTurns = new Map<string, Promise<unknown>>();
 
-  let timedOut = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGTERM'); // the agent cuts the mailbox back and answers
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-  }, timeoutMs);
-
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.on('error', (error) => resolve({ code: null, signal: null, error }));
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  // an agent that answers early (a refused mailbox) closes its input: that is not an error here
-  let feedError: unknown;
-  const fed = pipeline(Readable.from(agentInput(request, content)), child.stdin).catch((error: unknown) => {
-    feedError = error;
-  });
-
-  const { code, signal, error } = await exited;
-  clearTimeout(timer);
-  clearTimeout(killTimer);
-  // a content source that never ends must not hold the broker once the agent is gone
-  child.stdin.destroy();
-  await Promise.race([fed, sleep(1000)]);
-
-  const firstLine = Buffer.concat(stdout).toString('utf8').split('\n')[0] ?? '';
-  let status: DeliveryStatus | undefined;
+async function inTurn<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const before = mailboxTurns.get(path) ?? Promise.resolve();
+  const mine = before.then(work, work);
+  const settled = mine.catch(() => undefined);
+  mailboxTurns.set(path, settled);
   try {
-    status = parseStatus(JSON.parse(firstLine));
-  } catch {
-    status = undefined;
+    return await mine;
+  } finally {
+    if (mailboxTurns.get(path) === settled) mailboxTurns.delete(path);
   }
-  if (status) {
-    if (status.status === 'sent') return status;
-    // the agent saw its input end early, or was stopped; the broker knows why
-    if (timedOut) return { ...status, text: `${status.text} (mailbox agent timed out after ${timeoutMs} ms)` };
-    if (feedError !== undefined && !isBrokenPipe(feedError)) return { ...status, text: `${status.text}: ${describeError(feedError)}` };
-    return status;
-  }
-  const why = error
-    ? `cannot start mailbox agent: ${describeError(error)}`
-    : `mailbox agent ${timedOut ? 'timed out and ' : ''}ended with ${signal ? `signal ${signal}` : `status ${code}`}` +
-      (stderr.length ? `: ${Buffer.concat(stderr).toString('utf8').trim().split('\n')[0]}` : '');
-  return failed(ERR.MAILBOX_AGENT_FAILED, why);
-}
-
-function isBrokenPipe(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET';
 }

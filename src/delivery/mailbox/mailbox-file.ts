@@ -6,8 +6,8 @@
  * recipient; open; fstat says the same inode), done with O_NOFOLLOW so that a
  * link planted between lstat and open is not followed at all.
  */
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ERR } from '../../common/errors.js';
@@ -66,8 +66,13 @@ function unsafeReason(st: BigIntStats, owner: number): string | undefined {
  */
 const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** Opens the mailbox for appending after the checks, or says why not. */
-export async function openMailbox(path: string, owner: number): Promise<{ handle: FileHandle } | { refused: DeliveryStatus }> {
+/**
+ * Opens the mailbox for appending after the checks, or says why not.  The
+ * descriptor (the caller closes it) and its fstat, taken after the open.
+ * Synchronous: the agent does one delivery at a time, and a trip through
+ * libuv's thread pool per system call was most of a delivery's time.
+ */
+export function openMailbox(path: string, owner: number): { fd: number; stat: BigIntStats } | { refused: DeliveryStatus } {
   let before: BigIntStats;
   try {
     before = lstatSync(path, { bigint: true });
@@ -78,25 +83,28 @@ export async function openMailbox(path: string, owner: number): Promise<{ handle
   const unsafe = unsafeReason(before, owner);
   if (unsafe) return { refused: failed(ERR.MAILBOX_UNSAFE, `${path}: ${unsafe}`) };
 
-  let handle: FileHandle;
+  let fd: number;
   try {
-    handle = await open(path, APPEND);
+    fd = openSync(path, APPEND);
   } catch (error) {
     const code = errnoCode(error);
     // ELOOP: now a symbolic link; ENXIO: now a FIFO or socket; ENOENT: removed
     if (code === 'ELOOP' || code === 'ENXIO' || code === 'ENOENT') return { refused: failed(ERR.MAILBOX_CHANGED, `${path}: changed before open (${describeError(error)})`) };
     return { refused: failed(ERR.MAILBOX_CANNOT_OPEN, `${path}: ${describeError(error)}`) };
   }
-  const after = await handle.stat({ bigint: true }).catch(async (error: unknown) => {
-    await handle.close();
+  let after: BigIntStats;
+  try {
+    after = fstatSync(fd, { bigint: true });
+  } catch (error) {
+    closeSync(fd);
     throw error;
-  });
+  }
   if (after.dev !== before.dev || after.ino !== before.ino || unsafeReason(after, owner) !== undefined) {
-    await handle.close();
+    closeSync(fd);
     // a race with whoever can write the spool directory; mail.local marks it temporary too
     return { refused: failed(ERR.MAILBOX_CHANGED, `${path}: file changed after open`) };
   }
-  return { handle };
+  return { fd, stat: after };
 }
 
 export interface LockWait {
@@ -116,7 +124,7 @@ export interface LockWait {
  * so a reader taking them in the other order cannot deadlock with us.
  * Closing the file releases both.  Resolves false on timeout.
  */
-export async function lockMailbox(handle: FileHandle, wait: LockWait): Promise<boolean> {
+export async function lockMailbox(handle: Pick<FileHandle, 'fd'>, wait: LockWait): Promise<boolean> {
   const addon = native();
   const fd = handle.fd;
   const deadline = Date.now() + wait.timeoutMs;

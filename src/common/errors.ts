@@ -43,6 +43,8 @@ export const ERR = {
   SUBMIT_NO_RECIPIENTS: define('SUBMIT_NO_RECIPIENTS', EX.OK, 554, '5.5.1'),
   SUBMIT_TOO_MANY_HOPS: define('SUBMIT_TOO_MANY_HOPS', EX.UNAVAILABLE, 554, '5.4.6'),
   SUBMIT_HEADERS_TOO_LARGE: define('SUBMIT_HEADERS_TOO_LARGE', EX.DATAERR, 552, '5.6.0'),
+  // no daemon answers and there is no client queue either: nothing can take the message
+  CLIENT_QUEUE_MISSING: define('CLIENT_QUEUE_MISSING', EX.CONFIG, 451, '4.3.5'),
 
   // privileges and identities
   PRIV_NOT_TRUSTED: define('PRIV_NOT_TRUSTED', EX.USAGE, 550, '5.7.1'),

@@ -20,6 +20,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERR, PosternError } from '../common/errors.js';
+import { errnoText } from '../config/values.js';
 import { QueueIdGenerator } from '../queue/qid.js';
 import { refusal, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
 
@@ -169,6 +170,9 @@ export async function queueForLater(
     return { ok: true, id: file.slice(file.lastIndexOf('/') + 1 + READY_PREFIX.length), lines: [] };
   } catch (e) {
     if (e instanceof PosternError) return refusal(ERR.OS_NO_SPACE, e.message);
+    const code = (e as NodeJS.ErrnoException).code;
+    // no client queue at all (not installed, or a wrong QueueDirectory): sendmail's words for it
+    if (code === 'ENOENT' || code === 'ENOTDIR') return refusal(ERR.CLIENT_QUEUE_MISSING, `can not chdir(${dir}/): ${errnoText(e)}`);
     throw e;
   }
 }

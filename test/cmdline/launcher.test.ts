@@ -188,3 +188,28 @@ test('a message piped to sendmail without recipients is read to the end, so the 
   assert.equal(code, 64, stderr);
   assert.equal(stdout, 'Recipient names must be specified\n');
 });
+
+test('no daemon and no client queue: sendmail -t says so as sendmail would, and fails (78), with no stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-nocq-'));
+  try {
+    const submitCf = join(dir, 'submit.cf');
+    writeFileSync(
+      submitCf,
+      readFileSync(join(repoRoot, 'conf', 'submit.cf'), 'utf8')
+        .replace(/^D\{SubmitSocket\}.*$/m, `D{SubmitSocket}${join(dir, 'no-daemon.sock')}`)
+        .replace(/^O QueueDirectory=.*$/m, `O QueueDirectory=${join(dir, 'missing')}`),
+    );
+    const child = spawn(sendmail, ['-C', submitCf, '-t', '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdin.end('To: root\n\nhello\n');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 78, stderr);
+    assert.equal(stdout, `can not chdir(${join(dir, 'missing')}/): No such file or directory\n`);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

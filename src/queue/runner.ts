@@ -18,7 +18,7 @@ import type { QueueMatch } from '../msp/cmdline/invocation.js';
 import type { DeliveryStatus } from '../delivery/mailbox/status.js';
 import { bareAddress, localDomains, route } from '../delivery/route.js';
 import type { AliasLookup } from '../delivery/aliases/index.js';
-import { expandRecipient } from '../delivery/expand.js';
+import { RecipientExpansion, withoutBackslash } from './expansion.js';
 import type { BrokerReply, LocalMailerRequest } from '../delivery/broker/protocol.js';
 import type { Envelope, Recipient } from './envelope.js';
 import type { MessageQueue } from './index.js';
@@ -92,10 +92,12 @@ export function selected(envelope: Envelope, selection: QueueSelection | undefin
 export class QueueRunner {
   private readonly local: Set<string>;
   private readonly now: () => number;
+  private readonly expansion: RecipientExpansion;
 
   constructor(private readonly deps: RunnerDeps) {
     this.local = localDomains(deps.config, deps.identity);
     this.now = deps.now ?? Date.now;
+    this.expansion = new RecipientExpansion(deps, this.local);
   }
 
   /**
@@ -147,46 +149,10 @@ export class QueueRunner {
     await Promise.all(lanes);
   }
 
-  /**
-   * Replaces each open local recipient that names an alias by the alias's
-   * targets, durably, before anything is delivered; returns the envelope as
-   * stored then, and the statuses of aliases that failed to expand.
-   */
-  private async expandAliases(envelope: Envelope): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
-    const forced = new Map<number, DeliveryStatus>();
-    const lookup = this.deps.aliases;
-    if (lookup === undefined) return { envelope, forced };
-    const states: Array<{ index: number; state: 'expanded' }> = [];
-    const added: Recipient[] = [];
-    for (const [index, r] of envelope.recipients.entries()) {
-      if ((r.state !== 'pending' && r.state !== 'deferred') || r.aliased === true) continue;
-      const where = route(r.address, this.local, () => true);
-      if (where.kind !== 'local') continue;
-      const expansion = expandRecipient(r, where.user, lookup, (d) => this.local.has(d.toLowerCase()));
-      if (expansion.kind === 'none') continue;
-      if (expansion.kind === 'deferred') {
-        forced.set(index, expansion.status);
-        continue;
-      }
-      // a temporary error: entry keeps the alias as it is, to be expanded again next time
-      if (expansion.failure?.status === 'deferred') {
-        forced.set(index, expansion.failure);
-        continue;
-      }
-      added.push(...expansion.recipients);
-      if (expansion.failure !== undefined) forced.set(index, expansion.failure);
-      else states.push({ index, state: 'expanded' });
-      this.deps.log.info(9, envelope.id, `alias ${bareAddress(r.address)} => ${expansion.recipients.map((t) => t.address).join(', ') || '(nothing)'}`);
-    }
-    if (states.length === 0 && added.length === 0) return { envelope, forced };
-    await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
-    return { envelope: this.deps.queue.read(envelope.id) ?? envelope, forced };
-  }
-
   /** Attempts every open recipient of one message; true when the message is done with and removed. */
   async deliver(original: Envelope): Promise<boolean> {
-    const aliased = await this.expandAliases(original);
-    const { envelope, forced } = await this.expandLocalLists(aliased.envelope, aliased.forced);
+    const aliased = await this.expansion.expandAliases(original);
+    const { envelope, forced } = await this.expansion.expandLocalLists(aliased.envelope, aliased.forced);
     const start = this.now();
     // a notification (null sender) has its own lifetime, as in sendmail
     const lifetime = this.deps.config.options.Timeout[envelope.sender === '' ? 'queuereturn.dsn' : 'queuereturn.normal'];
@@ -302,82 +268,6 @@ export class QueueRunner {
     }
   }
 
-  /**
-   * .forward files and :include: lists, after the aliases: each open local
-   * recipient's .forward and each :include: list (read by the broker, as
-   * their users) replaces that recipient by its targets, durably, as an
-   * alias is replaced; the new addresses are aliased in turn, and their
-   * users' .forward files read, up to MaxAliasRecursion rounds.  A target
-   * already among the recipients is not added again (sendmail's duplicate
-   * suppression, which also ends forwarding loops); a user forwarding to
-   * itself keeps a copy in its mailbox (`\user`).
-   */
-  private async expandLocalLists(start: Envelope, forced: Map<number, DeliveryStatus>): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
-    const ask = this.deps.localMailer;
-    if (ask === undefined) return { envelope: start, forced };
-    let envelope = start;
-    const looked = new Set<number>();
-    for (let round = 0; round <= this.deps.config.options.MaxAliasRecursion; round++) {
-      const states: Array<{ index: number; state: 'expanded' }> = [];
-      const added: Recipient[] = [];
-      const known = new Map(envelope.recipients.map((r) => [bareAddress(r.address), r.state]));
-      for (const [index, r] of envelope.recipients.entries()) {
-        if ((r.state !== 'pending' && r.state !== 'deferred') || forced.has(index) || looked.has(index)) continue;
-        const bare = bareAddress(r.address);
-        const where = route(withoutBackslash(bare), this.local);
-        let reply: BrokerReply;
-        if (where.kind === 'local' && !bare.startsWith('\\')) {
-          reply = await ask({ version: 1, kind: 'forward', queueId: envelope.id, user: where.user, address: bare, ...detailOf(bare, where.user) });
-        } else if (where.kind === 'include') {
-          if (r.parent === undefined) {
-            forced.set(index, { status: 'bounced', dsn: ERR.LOCAL_DIRECT_TARGET.status, text: 'Cannot mail directly to :include:s', code: 'LOCAL_DIRECT_TARGET' });
-            continue;
-          }
-          reply = await ask({ version: 1, kind: 'include', queueId: envelope.id, path: where.path, ...(r.origin !== undefined ? { origin: r.origin } : {}) });
-        } else {
-          continue;
-        }
-        looked.add(index);
-        if (reply.status === 'none') continue;
-        if (reply.status !== 'forwarded') {
-          forced.set(index, reply);
-          continue;
-        }
-        const targets: Recipient[] = [];
-        let leadsSomewhere = false;
-        for (const t of reply.targets) {
-          const self = where.kind === 'local' && isSameUser(t.address, where.user, this.local);
-          const address = self ? `\\${withoutBackslash(t.address)}` : t.address;
-          const state = known.get(address);
-          if (state !== 'expanded') leadsSomewhere = true;
-          if (state !== undefined) continue;
-          known.set(address, 'pending');
-          const alias = /^[|/\\]|^:include:/i.test(address);
-          targets.push({
-            address,
-            state: 'pending',
-            parent: bare,
-            origin: t.origin,
-            ...(alias ? { aliased: true } : {}),
-            ...(r.notify !== undefined ? { notify: r.notify } : {}),
-          });
-        }
-        // a forwarding loop (every target an address already forwarded on): the mailbox keeps the mail
-        if (!leadsSomewhere && where.kind === 'local') continue;
-        added.push(...targets);
-        states.push({ index, state: 'expanded' });
-        this.deps.log.info(9, envelope.id, `${where.kind === 'local' ? 'forward' : 'include'} ${bare} => ${targets.map((t) => t.address).join(', ') || '(nothing new)'}`);
-      }
-      if (states.length === 0 && added.length === 0) break;
-      await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
-      envelope = this.deps.queue.read(envelope.id) ?? envelope;
-      const again = await this.expandAliases(envelope);
-      envelope = again.envelope;
-      for (const [i, status] of again.forced) forced.set(i, status);
-    }
-    return { envelope, forced };
-  }
-
   /** A |program or /file target, run or written by the broker as the identity its origin gives. */
   private async programOrFile(envelope: Envelope, recipient: Recipient, where: { kind: 'program'; command: string } | { kind: 'file'; path: string }): Promise<DeliveryStatus> {
     if (recipient.parent === undefined) {
@@ -427,19 +317,3 @@ function describeAge(ms: number): string {
   return days > 0 ? `${days} day${days === 1 ? '' : 's'}` : `${hours} hour${hours === 1 ? '' : 's'}`;
 }
 
-/** The address without the `\\` that keeps a local user from being aliased or forwarded further. */
-function withoutBackslash(address: string): string {
-  const bare = bareAddress(address);
-  return bare.startsWith('\\') ? bare.slice(1) : bare;
-}
-
-/** The +detail of user+detail, as ForwardPath's $h. */
-function detailOf(address: string, user: string): { detail?: string } {
-  const local = address.includes('@') ? address.slice(0, address.lastIndexOf('@')) : address;
-  return local.startsWith(`${user}+`) ? { detail: local.slice(user.length + 1) } : {};
-}
-
-function isSameUser(address: string, user: string, local: ReadonlySet<string>): boolean {
-  const where = route(withoutBackslash(address), local);
-  return where.kind === 'local' && where.user === user;
-}

@@ -1,0 +1,161 @@
+/**
+ * Before a message's recipients are attempted, the local ones that name an
+ * alias, a .forward or an :include: list are replaced by what those name,
+ * durably, as recipients of their own (so a target delivered is never
+ * delivered again while another waits).  Aliases are looked up here; lists
+ * are read by the delivery broker as their owner.
+ */
+import { ERR } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Config } from '../config/index.js';
+import type { AliasLookup } from '../delivery/aliases/index.js';
+import type { BrokerReply, LocalMailerRequest } from '../delivery/broker/protocol.js';
+import { expandRecipient } from '../delivery/expand.js';
+import type { DeliveryStatus } from '../delivery/mailbox/status.js';
+import { bareAddress, route } from '../delivery/route.js';
+import type { Envelope, Recipient } from './envelope.js';
+import type { MessageQueue } from './index.js';
+
+export interface ExpansionDeps {
+  readonly queue: MessageQueue;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly aliases?: AliasLookup;
+  readonly localMailer?: (request: LocalMailerRequest) => Promise<BrokerReply>;
+}
+
+export class RecipientExpansion {
+  constructor(
+    private readonly deps: ExpansionDeps,
+    private readonly local: ReadonlySet<string>,
+  ) {}
+
+  /**
+   * Replaces each open local recipient that names an alias by the alias's
+   * targets, durably, before anything is delivered; returns the envelope as
+   * stored then, and the statuses of aliases that failed to expand.
+   */
+  async expandAliases(envelope: Envelope): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
+    const forced = new Map<number, DeliveryStatus>();
+    const lookup = this.deps.aliases;
+    if (lookup === undefined) return { envelope, forced };
+    const states: Array<{ index: number; state: 'expanded' }> = [];
+    const added: Recipient[] = [];
+    for (const [index, r] of envelope.recipients.entries()) {
+      if ((r.state !== 'pending' && r.state !== 'deferred') || r.aliased === true) continue;
+      const where = route(r.address, this.local, () => true);
+      if (where.kind !== 'local') continue;
+      const expansion = expandRecipient(r, where.user, lookup, (d) => this.local.has(d.toLowerCase()));
+      if (expansion.kind === 'none') continue;
+      if (expansion.kind === 'deferred') {
+        forced.set(index, expansion.status);
+        continue;
+      }
+      // a temporary error: entry keeps the alias as it is, to be expanded again next time
+      if (expansion.failure?.status === 'deferred') {
+        forced.set(index, expansion.failure);
+        continue;
+      }
+      added.push(...expansion.recipients);
+      if (expansion.failure !== undefined) forced.set(index, expansion.failure);
+      else states.push({ index, state: 'expanded' });
+      this.deps.log.info(9, envelope.id, `alias ${bareAddress(r.address)} => ${expansion.recipients.map((t) => t.address).join(', ') || '(nothing)'}`);
+    }
+    if (states.length === 0 && added.length === 0) return { envelope, forced };
+    await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
+    return { envelope: this.deps.queue.read(envelope.id) ?? envelope, forced };
+  }
+
+  /**
+   * .forward files and :include: lists, after the aliases: each open local
+   * recipient's .forward and each :include: list (read by the broker, as
+   * their users) replaces that recipient by its targets, durably, as an
+   * alias is replaced; the new addresses are aliased in turn, and their
+   * users' .forward files read, up to MaxAliasRecursion rounds.  A target
+   * already among the recipients is not added again (sendmail's duplicate
+   * suppression, which also ends forwarding loops); a user forwarding to
+   * itself keeps a copy in its mailbox (`\user`).
+   */
+  async expandLocalLists(start: Envelope, forced: Map<number, DeliveryStatus>): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
+    const ask = this.deps.localMailer;
+    if (ask === undefined) return { envelope: start, forced };
+    let envelope = start;
+    const looked = new Set<number>();
+    for (let round = 0; round <= this.deps.config.options.MaxAliasRecursion; round++) {
+      const states: Array<{ index: number; state: 'expanded' }> = [];
+      const added: Recipient[] = [];
+      const known = new Map(envelope.recipients.map((r) => [bareAddress(r.address), r.state]));
+      for (const [index, r] of envelope.recipients.entries()) {
+        if ((r.state !== 'pending' && r.state !== 'deferred') || forced.has(index) || looked.has(index)) continue;
+        const bare = bareAddress(r.address);
+        const where = route(withoutBackslash(bare), this.local);
+        let reply: BrokerReply;
+        if (where.kind === 'local' && !bare.startsWith('\\')) {
+          reply = await ask({ version: 1, kind: 'forward', queueId: envelope.id, user: where.user, address: bare, ...detailOf(bare, where.user) });
+        } else if (where.kind === 'include') {
+          if (r.parent === undefined) {
+            forced.set(index, { status: 'bounced', dsn: ERR.LOCAL_DIRECT_TARGET.status, text: 'Cannot mail directly to :include:s', code: 'LOCAL_DIRECT_TARGET' });
+            continue;
+          }
+          reply = await ask({ version: 1, kind: 'include', queueId: envelope.id, path: where.path, ...(r.origin !== undefined ? { origin: r.origin } : {}) });
+        } else {
+          continue;
+        }
+        looked.add(index);
+        if (reply.status === 'none') continue;
+        if (reply.status !== 'forwarded') {
+          forced.set(index, reply);
+          continue;
+        }
+        const targets: Recipient[] = [];
+        let leadsSomewhere = false;
+        for (const t of reply.targets) {
+          const self = where.kind === 'local' && isSameUser(t.address, where.user, this.local);
+          const address = self ? `\\${withoutBackslash(t.address)}` : t.address;
+          const state = known.get(address);
+          if (state !== 'expanded') leadsSomewhere = true;
+          if (state !== undefined) continue;
+          known.set(address, 'pending');
+          const alias = /^[|/\\]|^:include:/i.test(address);
+          targets.push({
+            address,
+            state: 'pending',
+            parent: bare,
+            origin: t.origin,
+            ...(alias ? { aliased: true } : {}),
+            ...(r.notify !== undefined ? { notify: r.notify } : {}),
+          });
+        }
+        // a forwarding loop (every target an address already forwarded on): the mailbox keeps the mail
+        if (!leadsSomewhere && where.kind === 'local') continue;
+        added.push(...targets);
+        states.push({ index, state: 'expanded' });
+        this.deps.log.info(9, envelope.id, `${where.kind === 'local' ? 'forward' : 'include'} ${bare} => ${targets.map((t) => t.address).join(', ') || '(nothing new)'}`);
+      }
+      if (states.length === 0 && added.length === 0) break;
+      await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
+      envelope = this.deps.queue.read(envelope.id) ?? envelope;
+      const again = await this.expandAliases(envelope);
+      envelope = again.envelope;
+      for (const [i, status] of again.forced) forced.set(i, status);
+    }
+    return { envelope, forced };
+  }
+}
+
+/** The address without the `\\` that keeps a local user from being aliased or forwarded further. */
+export function withoutBackslash(address: string): string {
+  const bare = bareAddress(address);
+  return bare.startsWith('\\') ? bare.slice(1) : bare;
+}
+
+/** The +detail of user+detail, as ForwardPath's $h. */
+function detailOf(address: string, user: string): { detail?: string } {
+  const local = address.includes('@') ? address.slice(0, address.lastIndexOf('@')) : address;
+  return local.startsWith(`${user}+`) ? { detail: local.slice(user.length + 1) } : {};
+}
+
+function isSameUser(address: string, user: string, local: ReadonlySet<string>): boolean {
+  const where = route(withoutBackslash(address), local);
+  return where.kind === 'local' && where.user === user;
+}

@@ -20,21 +20,13 @@ import type { Invocation } from './cmdline/invocation.js';
 import { runClientQueue, type RunnerOutcome } from './client-queue.js';
 import type { Output } from './output.js';
 import { submitSocketPath } from './submit.js';
-import { queueRunRefusal } from './queue-access.js';
+import { refuseQueueRun } from './queue-access.js';
 import { removePidFile, writePidFile } from '../mta/pidfile.js';
 
 export async function clientQueueRun(inv: Invocation, config: Config, log: Logger, out: Output, commandLine: readonly string[]): Promise<number> {
   const dir = config.options.QueueDirectory;
-  if (dir === null) {
-    out.stdout('QueueDirectory (Q) option must be set');
-    return EX.CONFIG;
-  }
-  const refusal = queueRunRefusal(dir, config, process.getuid?.() ?? 0);
-  if (refusal !== undefined) {
-    for (const line of refusal.lines) out.stdout(line);
-    if (refusal.stderr !== undefined) out.stderr(refusal.stderr);
-    return refusal.exit;
-  }
+  const refused = refuseQueueRun(dir, config, out);
+  if (refused !== undefined || dir === null) return refused ?? EX.CONFIG;
   const interval = inv.queueRun?.interval ?? 0;
   const starter = backgroundStarter();
   if (interval > 0 && !(inv.queueRun?.foreground ?? false) && starter === undefined) {

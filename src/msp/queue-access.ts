@@ -26,3 +26,19 @@ export function queueRunRefusal(dir: string, config: Config, uid: number): { lin
   return undefined;
 }
 
+
+/**
+ * The checks before a queue run, printed as sendmail prints them: the exit
+ * status to stop with, or undefined to go on with the run of `dir`.
+ */
+export function refuseQueueRun(dir: string | null, config: Config, out: { stdout(l: string): void; stderr(l: string): void }): number | undefined {
+  if (dir === null) {
+    out.stdout('QueueDirectory (Q) option must be set');
+    return EX.CONFIG;
+  }
+  const refusal = queueRunRefusal(dir, config, process.getuid?.() ?? 0);
+  if (refusal === undefined) return undefined;
+  for (const line of refusal.lines) out.stdout(line);
+  if (refusal.stderr !== undefined) out.stderr(refusal.stderr);
+  return refusal.exit;
+}

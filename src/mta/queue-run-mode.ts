@@ -12,7 +12,7 @@ import { backgroundStarter, detach } from '../common/detach.js';
 import { ERR, PosternError, isPosternError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { EX } from '../common/sysexits.js';
-import { queueRunRefusal } from '../msp/queue-access.js';
+import { refuseQueueRun } from '../msp/queue-access.js';
 import { commandLineOptions } from '../msp/command-options.js';
 import type { Invocation } from '../msp/cmdline/invocation.js';
 import type { Config } from '../config/index.js';
@@ -30,16 +30,8 @@ export interface QueueRunContext {
 
 export async function queueRunMode(inv: Invocation, config: Config, ctx: QueueRunContext, out: Output): Promise<number> {
   const dir = config.options.QueueDirectory;
-  if (dir === null) {
-    out.stdout('QueueDirectory (Q) option must be set');
-    return EX.CONFIG;
-  }
-  const refusal = queueRunRefusal(dir, config, process.getuid?.() ?? 0);
-  if (refusal !== undefined) {
-    for (const line of refusal.lines) out.stdout(line);
-    if (refusal.stderr !== undefined) out.stderr(refusal.stderr);
-    return refusal.exit;
-  }
+  const refused = refuseQueueRun(dir, config, out);
+  if (refused !== undefined || dir === null) return refused ?? EX.CONFIG;
   // -Q: (un)quarantining queued messages, not a queue run
   if (inv.quarantineReason !== undefined) return (await import('./quarantine-mode.js')).quarantineMode(inv, config, out);
   // -qL runs sendmail's lost queue files (qf renamed Qf after an error); Postern's queue

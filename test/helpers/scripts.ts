@@ -27,3 +27,28 @@ const lines = [];
 process.exitCode = await submitFromStandardInput(invocation, config, callerIdentity(), { stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
 process.stdout.write(JSON.stringify(lines));
 `;
+
+/**
+ * The start of a sandboxed daemon test: the host's name, a work directory $W,
+ * the daemon's users (smmta, smmsp), alice and bob, Postern's shipped
+ * sendmail.cf, submit.cf and aliases in /etc/mail, the client queue as
+ * install-system makes it, bin/ first on PATH, and the helpers `as USER CMD`
+ * and `b64 FILE`.
+ */
+export function daemonSandboxPreamble(repoRoot: string): string {
+  const conf = `${repoRoot}/conf`;
+  return `
+set -u
+echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
+W=$(mktemp -d /run/e2e.XXXX); chmod 755 "$W"
+useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
+useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
+useradd --create-home --user-group --comment 'Alice Liddell' alice
+useradd --create-home --user-group bob
+cp '${conf}/sendmail.cf' '${conf}/submit.cf' '${conf}/aliases' /etc/mail/
+install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
+export PATH='${repoRoot}/bin':$PATH
+as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
+b64() { base64 -w0 < "$1"; }
+`;
+}

@@ -7,13 +7,11 @@
  * waits in the client queue as alice's.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import test from 'node:test';
 import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
-import { putFile } from '../helpers/scripts.js';
+import { putFile, daemonSandboxPreamble } from '../helpers/scripts.js';
 
-const CONF = join(repoRoot, 'conf');
 
 /** Speaks SMTP to `sendmail -bs`, one command after each reply; prints the replies as JSON. */
 const DRIVER = `
@@ -46,18 +44,7 @@ print(json.dumps(out))
 `;
 
 const SCRIPT = `
-set -u
-echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
-W=$(mktemp -d /run/e2e.XXXX); chmod 755 "$W"
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
-useradd --create-home --user-group --comment 'Alice Liddell' alice
-useradd --create-home --user-group bob
-cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' '${CONF}/aliases' /etc/mail/
-install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
-export PATH='${join(repoRoot, 'bin')}':$PATH
-as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
-b64() { base64 -w0 < "$1"; }
+${daemonSandboxPreamble(repoRoot)}
 ${putFile('driver.py', DRIVER)}
 chmod 644 "$W/driver.py"
 

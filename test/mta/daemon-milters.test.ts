@@ -15,10 +15,9 @@ import test from 'node:test';
 import { MilterChain } from '../../src/milter/index.js';
 import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
-import { putFile } from '../helpers/scripts.js';
+import { putFile, daemonSandboxPreamble } from '../helpers/scripts.js';
 import { macroTable, memoryLogger, milterConfig, parseHeaderBlock, pythonMilterMissing, safeTempDir, smtpPass, startFilter, stopFilter } from '../milter/helpers.js';
 
-const CONF = join(repoRoot, 'conf');
 const OPENDKIM = '/usr/sbin/opendkim';
 const FIXTURE = join(repoRoot, 'test/milter/fixtures/all_actions_milter.py');
 
@@ -43,18 +42,7 @@ const MILTER_CF = [
 ].join('\n');
 
 const SCRIPT = `
-set -u
-echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
-W=$(mktemp -d /run/e2e.XXXX); chmod 755 "$W"
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
-useradd --create-home --user-group --comment 'Alice Liddell' alice
-useradd --create-home --user-group bob
-cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' '${CONF}/aliases' /etc/mail/
-install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
-export PATH='${join(repoRoot, 'bin')}':$PATH
-as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
-b64() { base64 -w0 < "$1"; }
+${daemonSandboxPreamble(repoRoot)}
 waitfor() { for i in $(seq 300); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 # opendkim signs for mx.example.test; a second one sits where only root can reach it

@@ -12,23 +12,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import test from 'node:test';
 import { repoRoot } from '../helpers/peers.js';
+import { daemonSandboxPreamble } from '../helpers/scripts.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const CONF = join(repoRoot, 'conf');
 
 const SCRIPT = `
-set -u
-echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
-W=$(mktemp -d /run/e2e.XXXX); chmod 755 "$W"
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
-useradd --create-home --user-group --comment 'Alice Liddell' alice
-useradd --create-home --user-group bob
-cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' '${CONF}/aliases' /etc/mail/
-install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
-export PATH='${join(repoRoot, 'bin')}':$PATH
-as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
-b64() { base64 -w0 < "$1"; }
+${daemonSandboxPreamble(repoRoot)}
 SLOW_SESSION='
 import os, smtplib, sys, time
 s = smtplib.SMTP("127.0.0.1", 25, local_hostname="client.example.org")

@@ -41,6 +41,15 @@ function bodySize(dir: string, id: string): number {
   }
 }
 
+/**
+ * sendmail lists addresses as they were written: over SMTP that is with the
+ * angle brackets of MAIL FROM:<...> and RCPT TO:<...>; a local submission's
+ * `alice` stays bare.  (Alias targets have no brackets to begin with.)
+ */
+function asWritten(e: Envelope, address: string): string {
+  return e.protocol !== undefined && !address.startsWith('<') && !address.startsWith('|') && !address.startsWith('/') ? `<${address}>` : address;
+}
+
 /** What mailq shows of each queued message: the recipients still to be delivered, the last deferral. */
 export function mailqEntries(dir: string, envelopes: readonly Envelope[]): MailqEntry[] {
   return envelopes.map((e) => {
@@ -51,8 +60,8 @@ export function mailqEntries(dir: string, envelopes: readonly Envelope[]): Mailq
       bodySize: bodySize(dir, e.id),
       priority: messagePriority(e.size, open.length, e.attempts),
       arrival: e.arrival,
-      sender: e.sender === '' ? '<>' : e.sender,
-      recipients: open.map((r) => r.address),
+      sender: e.sender === '' ? '<>' : asWritten(e, e.sender),
+      recipients: open.map((r) => (r.aliased === true ? r.address : asWritten(e, r.address))),
       ...(status !== undefined ? { statusText: status } : {}),
       ...(e.bodyType !== undefined ? { bodyType: e.bodyType } : {}),
       ...(e.quarantine !== undefined ? { quarantine: e.quarantine } : {}),

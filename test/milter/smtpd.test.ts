@@ -160,7 +160,8 @@ describe('the python milter in SMTP sessions', { skip: pythonMilterMissing() }, 
     const e = stored[0]!.envelope;
     assert.equal(e.quarantine, 'held by the test');
     const listing = formatMailq([{ label: h.queue.dir, entries: mailqEntries(h.queue.dir, [e]) }], false);
-    assert.match(listing, new RegExp(`\\n *${e.id} +\\d+ .{16} sender@example\\.org\\n     QUARANTINE: held by the test\\n\\t+ bob@mx\\.example\\.test\\n`));
+    // addresses as they came over SMTP, in their angle brackets, as sendmail's mailq shows them
+    assert.match(listing, new RegExp(`\\n *${e.id} +\\d+ .{16} <sender@example\\.org>\\n     QUARANTINE: held by the test\\n\\t+ <bob@mx\\.example\\.test>\\n`));
 
     const runLog = new MemorySink();
     const runner = new QueueRunner({

@@ -37,13 +37,14 @@ export { MilterConnection, MilterIOError } from './connection.js';
 export { Filter, type FilterState, type Verdict } from './filter.js';
 export { configuredMacros, DEFAULT_MILTER_MACROS, macroKey, macroPacketData, type MacroLookup } from './macros.js';
 export type { MessageInput } from './message-phase.js';
+// one address-list splitter for aliases, milters and headers: sendmail's sendtolist()
+export { splitAddressList } from '../delivery/aliases/targets.js';
 export {
   applyEnvelopeModification,
   applyHeaderModification,
   applyModifications,
   headerFromText,
   headerToText,
-  splitAddressList,
   stripBrackets,
   type HeaderModification,
   type MilterEnvelope,

@@ -7,6 +7,7 @@
  * sendmail), and the session uses applyModifications() on the message it
  * queues.
  */
+import { splitAddressList } from '../delivery/aliases/targets.js';
 import { addressKey } from '../msp/submission/addresses.js';
 import { TRACE_HEADERS } from '../msp/submission/headers.js';
 import type { SpooledBody } from './spool.js';
@@ -126,37 +127,6 @@ export function stripBrackets(address: string): string {
   if (!t.endsWith('>')) return t;
   const open = t.lastIndexOf('<');
   return open < 0 ? t : t.slice(open + 1, -1).trim();
-}
-
-/** An address list as sendtolist() splits it: at commas outside quotes, comments and angle brackets. */
-export function splitAddressList(text: string): string[] {
-  const out: string[] = [];
-  let depthAngle = 0;
-  let depthParen = 0;
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (quoted) {
-      if (c === '"') quoted = false;
-      continue;
-    }
-    if (c === '"') quoted = true;
-    else if (c === '(') depthParen++;
-    else if (c === ')' && depthParen > 0) depthParen--;
-    else if (c === '<') depthAngle++;
-    else if (c === '>' && depthAngle > 0) depthAngle--;
-    else if (c === ',' && depthAngle === 0 && depthParen === 0) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(text.slice(start));
-  return out.map((s) => s.trim()).filter((s) => s !== '');
 }
 
 /** Applies one envelope change. */

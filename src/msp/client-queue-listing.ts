@@ -8,16 +8,16 @@
 import { closeSync, constants, fstatSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EX } from '../common/sysexits.js';
-import { errnoText } from '../config/values.js';
 import type { Config } from '../config/index.js';
+import { cannotEnterQueue } from './queue-access.js';
 import { lookupUser } from '../privsep/passwd.js';
 import { formatMailq, messagePriority, sortForListing, type MailqEntry } from '../queue/mailq.js';
+import { READY_PREFIX } from './client-queue.js';
 import { parseAddressList } from './submission/addresses.js';
 import { parseHeaders } from './submission/headers.js';
 import type { SubmissionRequest } from './submit-protocol.js';
 import { writeRaw, type Output } from './output.js';
 
-const READY_PREFIX = 'cq';
 const HEAD_BYTES = 128 * 1024;
 
 /** The header lines of `text` up to the blank line (or all of it, when there is none within reach). */
@@ -75,9 +75,7 @@ export function printClientQueue(config: Config, out: Output): number {
   try {
     names = readdirSync(dir).filter((n) => n.startsWith(READY_PREFIX));
   } catch (e) {
-    out.stdout(`can not chdir(${dir}/): ${errnoText(e)}`);
-    if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
-    return EX.CONFIG;
+    return cannotEnterQueue(dir, e, out);
   }
   const entries = names.map((n) => entryOf(dir, n)).filter((e): e is MailqEntry => e !== undefined);
   writeRaw(out, formatMailq([{ label: dir, entries: sortForListing(entries, config.options.QueueSortOrder) }], config.options.Verbose));

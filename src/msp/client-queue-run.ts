@@ -20,7 +20,7 @@ import type { Invocation } from './cmdline/invocation.js';
 import { runClientQueue, type RunnerOutcome } from './client-queue.js';
 import type { Output } from './output.js';
 import { submitSocketPath } from './submit.js';
-import { refuseQueueRun } from './queue-access.js';
+import { NEEDS_PRIVILEGE, refuseQueueRun } from './queue-access.js';
 import { removePidFile, writePidFile } from '../mta/pidfile.js';
 
 export async function clientQueueRun(inv: Invocation, config: Config, log: Logger, out: Output, commandLine: readonly string[]): Promise<number> {
@@ -36,7 +36,7 @@ export async function clientQueueRun(inv: Invocation, config: Config, log: Logge
   if (problem !== undefined) {
     if (starter !== undefined) await starter.failed(EX.CONFIG, problem.text);
     out.stdout(problem.text);
-    if (problem.privileges) out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
+    if (problem.privileges) out.stderr(NEEDS_PRIVILEGE);
     return EX.CONFIG;
   }
   const socket = submitSocketPath(config);

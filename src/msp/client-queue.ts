@@ -25,7 +25,8 @@ import { QueueIdGenerator } from '../queue/qid.js';
 import { refusal, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
 
 export const CLIENT_QUEUE_FILE_MODE = 0o640;
-const READY_PREFIX = 'cq';
+/** A finished client-queue file is `cq<queue id>`; one being written `tf<queue id>`. */
+export const READY_PREFIX = 'cq';
 const TEMP_PREFIX = 'tf';
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
 

@@ -7,8 +7,8 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { EX } from '../common/sysexits.js';
-import { errnoText } from '../config/values.js';
 import type { Config } from '../config/index.js';
+import { cannotEnterQueue } from './queue-access.js';
 import type { Output } from './output.js';
 import { writeRaw } from './output.js';
 
@@ -21,9 +21,7 @@ export async function printQueue(config: Config, out: Output): Promise<number> {
   try {
     accessSync(dir, constants.R_OK | constants.X_OK);
   } catch (e) {
-    out.stdout(`can not chdir(${dir}/): ${errnoText(e)}`);
-    if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
-    return EX.CONFIG;
+    return cannotEnterQueue(dir, e, out);
   }
   const { readEnvelopes, mailqEntries } = await import('../queue/listing.js');
   const { formatMailq, sortForListing } = await import('../queue/mailq.js');

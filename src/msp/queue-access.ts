@@ -8,6 +8,19 @@ import { EX } from '../common/sysexits.js';
 import type { Config } from '../config/index.js';
 import { errnoText } from '../config/values.js';
 
+/** What sendmail adds when the directory was refused for want of privilege. */
+export const NEEDS_PRIVILEGE = 'Program mode requires special privileges, e.g., root or TrustedUser.';
+
+/**
+ * sendmail's refusal of a queue directory the caller cannot enter (or read):
+ * `can not chdir(DIR/): reason`, the privilege line on EACCES; EX_CONFIG.
+ */
+export function cannotEnterQueue(dir: string, e: unknown, out: { stdout(l: string): void; stderr(l: string): void }): number {
+  out.stdout(`can not chdir(${dir}/): ${errnoText(e)}`);
+  if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr(NEEDS_PRIVILEGE);
+  return EX.CONFIG;
+}
+
 /** What sendmail checks before a queue run: the directory can be entered, and (restrictqrun) is the caller's. */
 export function queueRunRefusal(dir: string, config: Config, uid: number): { lines: string[]; stderr?: string; exit: number } | undefined {
   try {
@@ -16,7 +29,7 @@ export function queueRunRefusal(dir: string, config: Config, uid: number): { lin
     const denied = (e as NodeJS.ErrnoException).code === 'EACCES';
     return {
       lines: [`can not chdir(${dir}/): ${errnoText(e)}`],
-      ...(denied ? { stderr: 'Program mode requires special privileges, e.g., root or TrustedUser.' } : {}),
+      ...(denied ? { stderr: NEEDS_PRIVILEGE } : {}),
       exit: EX.CONFIG,
     };
   }

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { EX } from '../common/sysexits.js';
 import type { Config } from '../config/index.js';
-import { errnoText } from '../config/values.js';
+import { cannotEnterQueue } from './queue-access.js';
 import type { Output } from './output.js';
 
 export async function printQueueCount(config: Config, out: Output): Promise<number> {
@@ -18,16 +18,16 @@ export async function printQueueCount(config: Config, out: Output): Promise<numb
   }
   let count: number;
   try {
-    if (config.options.UseMSP) count = readdirSync(dir).filter((n) => n.startsWith('cq')).length;
-    else {
+    if (config.options.UseMSP) {
+      const { READY_PREFIX } = await import('./client-queue.js');
+      count = readdirSync(dir).filter((n) => n.startsWith(READY_PREFIX)).length;
+    } else {
       readdirSync(dir);
       const { readEnvelopes } = await import('../queue/listing.js');
       count = readEnvelopes(dir).length;
     }
   } catch (e) {
-    out.stdout(`can not chdir(${dir}/): ${errnoText(e)}`);
-    if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
-    return EX.CONFIG;
+    return cannotEnterQueue(dir, e, out);
   }
   if (count === 0) out.stdout(`${dir} is empty`);
   else {

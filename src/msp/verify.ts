@@ -19,11 +19,11 @@ import { accessSync, constants } from 'node:fs';
 import { systemIdentity } from '../common/identity.js';
 import { EX } from '../common/sysexits.js';
 import type { Config } from '../config/index.js';
-import { errnoText } from '../config/values.js';
 import { openAliases, resolveAliases, splitAddressList, type ResolvedTarget } from '../delivery/aliases/index.js';
 import { bareAddress, localDomains, route } from '../delivery/route.js';
 import { lookupUser } from '../privsep/passwd.js';
 import type { Output } from './output.js';
+import { cannotEnterQueue } from './queue-access.js';
 
 /** The deliverable line of one final target, or its failure. */
 function describe(target: ResolvedTarget, local: ReadonlySet<string>, smartHost: string): { ok: string; key: string } | { failed: string } {
@@ -68,9 +68,7 @@ export function verifyAddresses(operands: readonly string[], config: Config, out
       try {
         accessSync(dir, constants.X_OK);
       } catch (e) {
-        out.stdout(`can not chdir(${dir}/): ${errnoText(e)}`);
-        if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
-        return EX.CONFIG;
+        return cannotEnterQueue(dir, e, out);
       }
     }
   }

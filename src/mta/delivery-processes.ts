@@ -20,13 +20,18 @@ import { WorkerFailed } from './supervisor.js';
 /** Where local mailboxes live (sendmail's compiled-in _PATH_MAILDIR). */
 export const MAIL_SPOOL = '/var/mail';
 
-export interface DeliveryOptions {
+/** The configuration a daemon runs on, as each of its processes reads it again: sendmail.cf and the command line's -O/-M. */
+export interface ConfigSource {
   readonly cfPath: string;
   readonly config: Config;
   readonly commandLineOptions: readonly CommandLineOption[];
   readonly commandLineMacros: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** the -L label */
   readonly label: string | undefined;
   readonly log: Logger;
+}
+
+export interface DeliveryOptions extends ConfigSource {
   readonly runAs: RunAs;
   readonly queueDir: string;
   readonly brokerSocket: string;

@@ -9,10 +9,10 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { startDelivery, type Delivery } from './delivery-processes.js';
+import { startDelivery, type ConfigSource, type Delivery } from './delivery-processes.js';
 import { ERR, PosternError, isPosternError } from '../common/errors.js';
 import { NOQID, type Logger } from '../common/log.js';
-import { ConfigError, loadConfig, type CommandLineOption, type Config } from '../config/index.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { formatInterval } from '../common/log-format.js';
 import { bindDaemonSockets, bindSubmissionSocket, closeListeners, unlinkSocketFiles, type Listener } from './listeners.js';
 import { removePidFile, writePidFile } from './pidfile.js';
@@ -21,17 +21,11 @@ import { Supervisor, WorkerFailed, type WorkerSettings } from './supervisor.js';
 import { POSTERN_VERSION } from '../msp/modes.js';
 import { submitSocketPath } from '../msp/submit.js';
 
-export interface DaemonRequest {
-  readonly cfPath: string;
-  readonly config: Config;
-  readonly commandLineOptions: readonly CommandLineOption[];
-  readonly commandLineMacros: ReadonlyArray<{ readonly name: string; readonly value: string }>;
-  readonly label: string | undefined;
+export interface DaemonRequest extends ConfigSource {
   /** -q interval in seconds, 0 when none */
   readonly queueInterval: number;
   /** the command line, for the pid file */
   readonly commandLine: readonly string[];
-  readonly log: Logger;
   readonly foreground: boolean;
   /** called once the daemon listens (the -bd parent is told then) */
   readonly onStarted?: () => void;
@@ -83,12 +77,7 @@ export async function runDaemon(req: DaemonRequest): Promise<number> {
   }
   const stdio = req.foreground ? 'inherit' : 'ignore';
   const delivery = await startDelivery({
-    cfPath: req.cfPath,
-    config,
-    commandLineOptions: req.commandLineOptions,
-    commandLineMacros: req.commandLineMacros,
-    label: req.label,
-    log,
+    ...req,
     runAs,
     queueDir,
     brokerSocket: join(dirname(submitSocket), 'broker.sock'),

@@ -8,7 +8,7 @@
  * where sendmail's MTA would first see the message: the copy it queues,
  * and what its filters (opendkim needs the From: domain) are shown.
  */
-import { splitAddressList } from '../milter/index.js';
+import { splitAddressList } from '../delivery/aliases/targets.js';
 
 /** Headers whose addresses the relay mailer rewrites. */
 const ADDRESS_HEADERS = new Set([

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInSandbox } from '../helpers/sandbox.js';
+import { SYSLOG_RECEIVER } from '../helpers/scripts.js';
 import type { GeneratedConfig } from '../helpers/m4cf.js';
 
 export interface CommandCase {
@@ -42,18 +43,6 @@ export interface CaseRun {
   readonly aliceUid: number;
 }
 
-/** Receives /dev/log datagrams for the whole run, one line each. */
-const RECEIVER = `
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind('/dev/log')
-os.chmod('/dev/log', 0o666)
-open(sys.argv[2], 'w').close()
-with open(sys.argv[1], 'ab', buffering=0) as f:
-    while True:
-        data = s.recv(65536)
-        f.write(data.replace(b'\\n', b' ').rstrip(b'\\0') + b'\\n')
-`;
 
 const SETUP = `
 set -u
@@ -98,7 +87,7 @@ export async function runCases(binary: string, cases: readonly CommandCase[], co
   try {
     writeFileSync(join(work, 'sendmail.cf'), configs.sendmailCf);
     writeFileSync(join(work, 'submit.cf'), configs.submitCf);
-    writeFileSync(join(work, 'receiver.py'), RECEIVER);
+    writeFileSync(join(work, 'receiver.py'), SYSLOG_RECEIVER);
     cases.forEach((c, n) => {
       const base = join(work, `case${String(n).padStart(3, '0')}`);
       writeFileSync(`${base}.args`, c.args.map((a) => `${a}\0`).join(''));

@@ -15,7 +15,7 @@ import test from 'node:test';
 import { stockConfigs, type GeneratedConfig } from '../helpers/m4cf.js';
 import { realSendmail } from '../helpers/peers.js';
 import { binDir, sandboxSkipReason, runInSandbox } from '../helpers/sandbox.js';
-import { putFile } from '../helpers/scripts.js';
+import { putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
 import { openMap } from '../../src/maps/index.js';
 
 /** Debian's stock /etc/aliases, root's mail sent to a person, and a few lists. */
@@ -74,17 +74,6 @@ good again
 Upper CASE kept
 `;
 
-const RECEIVER = `
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind('/dev/log')
-os.chmod('/dev/log', 0o666)
-open(sys.argv[2], 'w').close()
-with open(sys.argv[1], 'ab', buffering=0) as f:
-    while True:
-        data = s.recv(65536)
-        f.write(data.replace(b'\\n', b' ').rstrip(b'\\0') + b'\\n')
-`;
 
 const STEPS = ['newaliases', 'broken', 'user', 'makemap', 'dump', 'makemap-bad', 'dump-bad'] as const;
 type Step = (typeof STEPS)[number];
@@ -106,7 +95,7 @@ ${putFile('aliases', ALIASES)}
 ${putFile('broken', BROKEN)}
 ${putFile('access', ACCESS)}
 ${putFile('access-bad', ACCESS_BAD)}
-${putFile('receiver.py', RECEIVER)}
+${putFile('receiver.py', SYSLOG_RECEIVER)}
 echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
 cp "$W/sendmail.cf" /etc/mail/sendmail.cf
 cp "$W/submit.cf" /etc/mail/submit.cf

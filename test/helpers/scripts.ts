@@ -52,3 +52,20 @@ as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
 b64() { base64 -w0 < "$1"; }
 `;
 }
+
+/**
+ * A /dev/log receiver (python3 receiver.py LOG READY): binds the datagram
+ * socket, says it is ready by creating READY, and appends each message to
+ * LOG as one line.
+ */
+export const SYSLOG_RECEIVER = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind('/dev/log')
+os.chmod('/dev/log', 0o666)
+open(sys.argv[2], 'w').close()
+with open(sys.argv[1], 'ab', buffering=0) as f:
+    while True:
+        data = s.recv(65536)
+        f.write(data.replace(b'\\n', b' ').rstrip(b'\\0') + b'\\n')
+`;

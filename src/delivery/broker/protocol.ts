@@ -59,6 +59,14 @@ export function isLocalDeliveryRequest(value: unknown): value is LocalDeliveryRe
 
 /** The runner's side: one request, one status; a broker that cannot be reached defers. */
 export function requestLocalDelivery(socketPath: string, request: LocalDeliveryRequest): Promise<DeliveryStatus> {
+  return roundTrip(socketPath, request, parseStatus);
+}
+
+/**
+ * One request line out, one reply line back, over the broker's socket.  A
+ * broker that cannot be reached, or answers nothing `parse` accepts, defers.
+ */
+function roundTrip<T>(socketPath: string, request: object, parse: (value: unknown) => T | undefined): Promise<T | DeliveryStatus> {
   return new Promise((resolve) => {
     const socket = createConnection({ path: socketPath, allowHalfOpen: true });
     let text = '';
@@ -67,13 +75,13 @@ export function requestLocalDelivery(socketPath: string, request: LocalDeliveryR
     socket.on('data', (d: string) => (text += d));
     socket.on('error', (e: NodeJS.ErrnoException) => resolve(failed(ERR.BROKER_UNAVAILABLE, `local delivery broker: ${e.code ?? e.message}`)));
     socket.on('close', () => {
-      let status: DeliveryStatus | undefined;
+      let reply: T | undefined;
       try {
-        status = parseStatus(JSON.parse(text.split('\n')[0] ?? ''));
+        reply = parse(JSON.parse(text.split('\n')[0] ?? ''));
       } catch {
-        status = undefined;
+        reply = undefined;
       }
-      resolve(status ?? failed(ERR.BROKER_UNAVAILABLE, 'local delivery broker gave no answer'));
+      resolve(reply ?? failed(ERR.BROKER_UNAVAILABLE, 'local delivery broker gave no answer'));
     });
   });
 }
@@ -188,21 +196,5 @@ export function parseBrokerReply(value: unknown): BrokerReply | undefined {
 
 /** The runner's side for the local mailers: one request, one reply; a broker that cannot be reached defers. */
 export function requestLocalMailer(socketPath: string, request: LocalMailerRequest): Promise<BrokerReply> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ path: socketPath, allowHalfOpen: true });
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.end(`${JSON.stringify(request)}\n`));
-    socket.on('data', (d: string) => (text += d));
-    socket.on('error', (e: NodeJS.ErrnoException) => resolve(failed(ERR.BROKER_UNAVAILABLE, `local delivery broker: ${e.code ?? e.message}`)));
-    socket.on('close', () => {
-      let reply: BrokerReply | undefined;
-      try {
-        reply = parseBrokerReply(JSON.parse(text.split('\n')[0] ?? ''));
-      } catch {
-        reply = undefined;
-      }
-      resolve(reply ?? failed(ERR.BROKER_UNAVAILABLE, 'local delivery broker gave no answer'));
-    });
-  });
+  return roundTrip(socketPath, request, parseBrokerReply);
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { Logger, MemorySink } from '../../../src/common/log.js';
 import type { SystemIdentity } from '../../../src/common/identity.js';
 import { loadConfig, type Config, type PortOptions } from '../../../src/config/index.js';
@@ -108,12 +109,20 @@ export async function startSmtpd(options: HarnessOptions = {}): Promise<Harness>
   };
 }
 
-/** A client that writes bytes as given and reads replies line by line. */
+/** A client that writes bytes as given and reads replies line by line (tls-fixtures' LineClient adds STARTTLS). */
 export class RawClient {
   private buffer = '';
   private waiters: Array<() => void> = [];
   closed = false;
-  private constructor(private readonly socket: Socket) {
+  protected socket: Socket | TLSSocket;
+
+  protected constructor(socket: Socket) {
+    this.socket = socket;
+    this.listen(socket);
+  }
+
+  /** Reads from `socket`: the connection's, or the TLS socket that replaced it. */
+  protected listen(socket: Socket | TLSSocket): void {
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => {
       this.buffer += d;
@@ -155,7 +164,7 @@ export class RawClient {
         const line = rest.slice(0, nl);
         lines.push(line);
         rest = rest.slice(nl + 2);
-        if (/^\d{3} /.test(line) || !/^\d{3}-/.test(line)) {
+        if (!/^\d{3}-/.test(line)) {
           this.buffer = rest;
           return lines;
         }

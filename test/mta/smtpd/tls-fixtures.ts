@@ -1,8 +1,8 @@
 /**
  * What the STARTTLS, AUTH and access-map tests share: a self-signed pair made
  * by ensureSelfSignedCertificate, a credential file, a configuration that
- * names them, and a line client that can switch to TLS in the middle of a
- * session (the harness's RawClient speaks clear text only).
+ * names them, and the harness's client able to switch to TLS in the middle
+ * of a session.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -12,6 +12,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Config } from '../../../src/config/index.js';
 import { hashPassword, writeCredentials } from '../../../src/mta/auth/credentials.js';
 import { ensureSelfSignedCertificate } from '../../../src/mta/tls/self-signed.js';
+import { RawClient } from './harness.js';
 
 export interface TlsFiles {
   readonly dir: string;
@@ -53,78 +54,18 @@ export function plain(user: string, password: string, authzid = ''): string {
 
 export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-/** A client that reads replies line by line, over TCP and, after startTls(), over TLS. */
-export class LineClient {
-  private buffer = '';
-  private waiters: Array<() => void> = [];
-  closed = false;
-  private socket: Socket | TLSSocket;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    this.listen(socket);
-  }
-
-  private listen(socket: Socket | TLSSocket): void {
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buffer += d;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => {});
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
+/** The harness's client, and after startTls() the same session over TLS. */
+export class LineClient extends RawClient {
+  static override connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
       const s = netConnect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) }, () => resolve(new LineClient(s)));
       s.once('error', reject);
     });
   }
 
-  write(text: string): void {
-    this.socket.write(Buffer.from(text, 'latin1'));
-  }
-
-  /** One whole reply, every line of it. */
-  async reply(ms = 8000): Promise<string[]> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const lines: string[] = [];
-      let rest = this.buffer;
-      for (;;) {
-        const nl = rest.indexOf('\r\n');
-        if (nl < 0) break;
-        const line = rest.slice(0, nl);
-        lines.push(line);
-        rest = rest.slice(nl + 2);
-        if (!/^\d{3}-/.test(line)) {
-          this.buffer = rest;
-          return lines;
-        }
-      }
-      if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buffer)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no reply in time; unread: ${JSON.stringify(this.buffer)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => (clearTimeout(t), resolve()));
-      });
-    }
-  }
-
-  /** Sends a command; its reply's last line. */
-  async command(line: string): Promise<string> {
-    this.write(`${line}\r\n`);
-    const r = await this.reply();
-    return r[r.length - 1]!;
+  /** One whole reply; a TLS handshake on a loaded machine may take a while. */
+  override reply(ms = 8000): Promise<string[]> {
+    return super.reply(ms);
   }
 
   /** Sends a command; every line of its reply. */
@@ -150,15 +91,5 @@ export class LineClient {
 
   get tls(): TLSSocket | null {
     return 'encrypted' in this.socket ? (this.socket as TLSSocket) : null;
-  }
-
-  async closedByServer(ms = 5000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-
-  end(): void {
-    this.socket.destroy();
   }
 }

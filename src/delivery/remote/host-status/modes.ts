@@ -12,6 +12,7 @@ import { EX } from '../../../common/sysexits.js';
 import type { Config } from '../../../config/index.js';
 import { errnoText } from '../../../config/values.js';
 import type { Output } from '../../../msp/output.js';
+import { cannotEnterQueue } from '../../../msp/queue-access.js';
 import { native } from '../../../privsep/native.js';
 import { hostStatusDirectory } from '../options.js';
 import { listHostStatus, purgeHostStatus } from './listing.js';
@@ -32,9 +33,7 @@ function usableDirectory(config: Config, out: Output): string | null | number {
   try {
     accessSync(base, constants.X_OK);
   } catch (e) {
-    out.stdout(`can not chdir(${base.replace(/\/?$/, '/')}): ${errnoText(e)}`);
-    if ((e as NodeJS.ErrnoException).code === 'EACCES') out.stderr('Program mode requires special privileges, e.g., root or TrustedUser.');
-    return EX.CONFIG;
+    return cannotEnterQueue(base.replace(/\/$/, ''), e, out);
   }
   const dir = hostStatusDirectory(config);
   if (dir === null) return null;

@@ -96,7 +96,9 @@ export async function runDaemon(req: DaemonRequest): Promise<number> {
       count: WORKERS,
       log,
       stdio,
-      onMessage: (m) => m.type === 'queued' && deliverAtOnce && delivery.runner.send({ type: 'kick' }),
+      onMessage: (m) => {
+        if (m.type === 'queued' && deliverAtOnce) delivery.runner.send({ type: 'kick', id: m.id });
+      },
     },
     settingsFor(req, submit.path, submit.config, runAs),
   );

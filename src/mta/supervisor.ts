@@ -27,7 +27,7 @@ export interface SupervisorOptions {
   /** the workers' standard output and error: the terminal for -bD, nothing for -bd */
   readonly stdio: 'inherit' | 'ignore';
   /** what workers report besides ready/failed (a message queued) */
-  readonly onMessage?: (message: { type: string }) => void;
+  readonly onMessage?: (message: WorkerMessage) => void;
 }
 
 export class WorkerFailed extends Error {

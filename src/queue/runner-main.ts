@@ -25,7 +25,7 @@ export interface RunnerStart {
   readonly label: string | undefined;
   readonly brokerSocket: string;
   readonly requireUnprivileged: boolean;
-  /** seconds between runs; 0: runs only when kicked; undefined: one pass, then exit */
+  /** seconds between passes over the queue; 0: the arrivals the master reports only; undefined: one pass, then exit */
   readonly interval: number | undefined;
   readonly selection?: QueueSelection;
 }
@@ -79,6 +79,9 @@ try {
   let running = false;
   let again = false;
   let stopping = false;
+  // what the next run is: a pass over the whole queue (start, every interval), or the arrivals only
+  let fullPassDue = true;
+  const arrivals = new Set<string>();
   const pass = async (): Promise<void> => {
     if (running) {
       again = true;
@@ -88,7 +91,16 @@ try {
     try {
       do {
         again = false;
-        await runner.runOnce().catch((e: unknown) => logger.err(0, NOQID, `queue run failed: ${e instanceof Error ? e.message : String(e)}`));
+        const failed = (e: unknown) => logger.err(0, NOQID, `queue run failed: ${e instanceof Error ? e.message : String(e)}`);
+        if (fullPassDue) {
+          fullPassDue = false;
+          arrivals.clear(); // a pass over what is due includes them
+          await runner.runOnce().catch(failed);
+        } else if (arrivals.size > 0) {
+          const ids = [...arrivals];
+          arrivals.clear();
+          await runner.runArrivals(ids).catch(failed);
+        }
       } while (again && !stopping);
     } finally {
       running = false;
@@ -99,8 +111,12 @@ try {
     await queue.close();
     process.exit(0);
   };
-  process.on('message', (m: { type: string }) => {
-    if (m.type === 'kick') void pass();
+  process.on('message', (m: { type: string; id?: string }) => {
+    if (m.type === 'kick') {
+      if (m.id !== undefined) arrivals.add(m.id);
+      else fullPassDue = true;
+      void pass();
+    }
     else if (m.type === 'drain') {
       stopping = true;
       if (!running) void finish();
@@ -111,7 +127,12 @@ try {
     if (!running) void finish();
   });
   for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
-  if (start.interval > 0) setInterval(() => void pass(), start.interval * 1000);
+  if (start.interval > 0) {
+    setInterval(() => {
+      fullPassDue = true;
+      void pass();
+    }, start.interval * 1000);
+  }
   void pass();
 } catch (e) {
   const err = isPosternError(e) ? e : new PosternError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));

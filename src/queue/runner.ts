@@ -119,28 +119,51 @@ export class QueueRunner {
 
   private noticesQueued = 0;
 
+  /**
+   * Messages just accepted (the daemon's immediate delivery, DeliveryMode
+   * background): these and only these, as sendmail's daemon delivers what it
+   * has just taken; the rest of the queue waits for its -q interval.  The
+   * notices this queues go out at once, in a pass over what is due.
+   */
+  async runArrivals(ids: readonly string[]): Promise<RunSummary> {
+    const summary: RunSummary = { attempted: 0, completed: 0, deferred: 0 };
+    this.noticesQueued = 0;
+    await this.work(ids, (e) => e.quarantine === undefined, summary);
+    if (this.noticesQueued === 0) return summary;
+    const more = await this.runOnce();
+    return { attempted: summary.attempted + more.attempted, completed: summary.completed + more.completed, deferred: summary.deferred + more.deferred };
+  }
+
   private async pass(selection: QueueSelection | undefined, summary: RunSummary): Promise<void> {
     const now = this.now();
-    const due = this.deps.queue
-      .list()
-      // a quarantined message waits for -qQ; -qQ runs those and only those
-      .filter((e) => (e.quarantine !== undefined) === (selection?.items === 'quarantined') && (selection !== undefined || e.nextAttempt <= now) && selected(e, selection));
-    const work = [...due];
+    // a quarantined message waits for -qQ; -qQ runs those and only those
+    const wanted = (e: Envelope) => (e.quarantine !== undefined) === (selection?.items === 'quarantined') && selected(e, selection);
+    const due = this.deps.queue.list().filter((e) => wanted(e) && (selection !== undefined || e.nextAttempt <= now));
+    await this.work(
+      due.map((e) => e.id),
+      wanted,
+      summary,
+    );
+  }
+
+  /** Delivers the messages `ids`, a few at a time, each claimed first and read again under its claim. */
+  private async work(ids: readonly string[], wanted: (e: Envelope) => boolean, summary: RunSummary): Promise<void> {
+    const work = [...ids];
     const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, async () => {
-      for (let e = work.shift(); e !== undefined; e = work.shift()) {
-        const claim = this.deps.queue.claim(e.id);
+      for (let id = work.shift(); id !== undefined; id = work.shift()) {
+        const claim = this.deps.queue.claim(id);
         if (claim === undefined) continue; // another runner has it
-        summary.attempted++;
         try {
           // what was read before the claim may be stale: another runner may have just finished it
-          const current = this.deps.queue.read(e.id);
-          if (current === undefined) continue;
+          const current = this.deps.queue.read(id);
+          if (current === undefined || !wanted(current)) continue;
+          summary.attempted++;
           if (await this.deliver(current)) summary.completed++;
           else summary.deferred++;
         } catch (error) {
           // the message stays queued as it is; the next run tries again
           summary.deferred++;
-          this.deps.log.err(0, e.id, `queue run: ${error instanceof Error ? error.message : String(error)}`);
+          this.deps.log.err(0, id, `queue run: ${error instanceof Error ? error.message : String(error)}`);
         } finally {
           claim.release();
         }

@@ -41,6 +41,11 @@ export interface NativeBindings {
   flock(fd: number, operation: FlockOperation, nonBlocking: boolean): boolean;
   /** fcntl F_SETLK / F_SETLKW on [start, start+length) (length 0 = to end of file); false when F_SETLK would block. */
   recordLock(fd: number, type: RecordLockType, wait: boolean, start?: number, length?: number): boolean;
+  /**
+   * fcntl F_OFD_SETLK on [start, start+length): a lock of the open file
+   * description, never waiting; false when it is held by another description.
+   */
+  descriptionLock(fd: number, type: RecordLockType, start: number, length: number): boolean;
   /** fcntl F_GETLK: the process holding a conflicting lock, or null when the lock could be placed. */
   recordLockHolder(fd: number, type: 'read' | 'write', start?: number, length?: number): { pid: number; type: 'read' | 'write' } | null;
   /** setrlimit(2); Infinity stands for RLIM_INFINITY. */

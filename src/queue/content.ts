@@ -1,14 +1,16 @@
 /**
- * Content files: one per message, `<queue>/df/<id>`, written under their
- * final name with O_CREAT|O_EXCL, streamed chunk by chunk (never held whole),
- * then fsync'd and closed.  A content file without a committed envelope is,
- * by construction, a message never acknowledged: recovery removes it.
+ * A message's content: small ones are held and stored in the queue database
+ * with their envelope; bigger ones go to a content file, `<queue>/df/<id>`,
+ * written under its final name with O_CREAT|O_EXCL, streamed chunk by chunk
+ * (never held whole), then fsync'd and closed.  A content file without a
+ * committed envelope is, by construction, a message never acknowledged:
+ * recovery removes it.
  */
 import { open, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ERR, PosternError } from '../common/errors.js';
 
-export type ContentSource = Readable | AsyncIterable<Buffer | Uint8Array | string>;
+export type ContentSource = Readable | AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
 
 /** errno and SQLite codes that mean "the queue cannot take this now": out of space, quota, read-only, permission. */
 const NO_SPACE = new Set([
@@ -34,12 +36,55 @@ export function queueError(e: unknown, what: string): PosternError {
 }
 
 /**
- * Streams `source` into a new file `path` (mode `mode`), fsyncs and closes it.
- * Returns the number of bytes written.  On any failure the partial file is
- * removed; OS errors become PosternErrors, an error of the source itself
- * (the client went away) is rethrown as it is.
+ * A message being received: all of it when it ended within the limit, or
+ * the part held so far and the rest still to come.
  */
-export async function writeContent(path: string, source: ContentSource, mode: number): Promise<number> {
+export type HeldContent =
+  | { readonly size: number; readonly bytes: Buffer }
+  | { readonly size: number; readonly bytes?: undefined; readonly held: readonly Buffer[]; readonly rest: AsyncIterator<Buffer | Uint8Array | string> };
+
+/**
+ * Reads a message until it ends or passes `inlineLimit` bytes.  A small
+ * message is returned whole, for the database to store with its envelope
+ * (no file, no fsync of its own: the batch's commit makes it durable); a
+ * bigger one is to be streamed on into a file with writeContent(), so that
+ * never more than the limit is held.
+ */
+export async function holdContent(source: ContentSource, inlineLimit: number): Promise<HeldContent> {
+  const held: Buffer[] = [];
+  let size = 0;
+  const rest = source instanceof Readable ? chunksOf(source) : iterate(source);
+  for (;;) {
+    const next = await rest.next();
+    if (next.done === true) return { size, bytes: held.length === 1 ? held[0]! : Buffer.concat(held, size) };
+    const buf = asBuffer(next.value);
+    held.push(buf);
+    size += buf.length;
+    if (size > inlineLimit) return { size, held, rest };
+  }
+}
+
+/** An iterator over any iterable of chunks, asynchronous or not (an array of Buffers will do). */
+function iterate(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>): AsyncIterator<Buffer | Uint8Array | string> {
+  if (Symbol.asyncIterator in source) return source[Symbol.asyncIterator]();
+  return (async function* () {
+    yield* source;
+  })();
+}
+
+function asBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * Writes `first`, then the rest of `source`, into a new file `path` (mode
+ * `mode`, O_EXCL); fsyncs and closes it; returns its size.  When the file
+ * cannot be created nothing is consumed, so the caller may try another
+ * name; on any later failure the partial file is removed.  OS errors become
+ * PosternErrors, an error of the source itself (the client went away) is
+ * rethrown as it is.
+ */
+export async function writeContent(path: string, first: readonly Buffer[], source: AsyncIterator<Buffer | Uint8Array | string>, mode: number): Promise<number> {
   let fh;
   try {
     fh = await open(path, 'wx', mode);
@@ -48,30 +93,26 @@ export async function writeContent(path: string, source: ContentSource, mode: nu
   }
   let size = 0;
   let fsFailed = false; // an error of our writes, not of the source
-  const fs = async <T>(op: () => Promise<T>): Promise<T> => {
+  const write = async (buf: Buffer): Promise<void> => {
+    const h = fh!;
     try {
-      return await op();
+      for (let off = 0; off < buf.length; ) off += (await h.write(buf, off, buf.length - off)).bytesWritten;
     } catch (e) {
       fsFailed = true;
       throw e;
     }
+    size += buf.length;
   };
   try {
-    for await (const chunk of source instanceof Readable ? chunksOf(source) : source) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
-      let off = 0;
-      while (off < buf.length) {
-        const h = fh;
-        const { bytesWritten } = await fs(() => h.write(buf, off, buf.length - off));
-        off += bytesWritten;
-      }
-      size += buf.length;
-    }
+    for (const buf of first) await write(buf);
+    for (let next = await source.next(); next.done !== true; next = await source.next()) await write(asBuffer(next.value));
     const h = fh;
-    await fs(() => h.sync());
+    fsFailed = true;
+    await h.sync();
     fh = undefined;
-    await fs(() => h.close());
+    await h.close();
   } catch (e) {
+    await source.return?.();
     if (fh !== undefined) await fh.close().catch(() => {});
     await unlink(path).catch(() => {});
     throw fsFailed ? queueError(e, `cannot write ${path}`) : e;

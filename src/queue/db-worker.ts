@@ -27,6 +27,14 @@ export interface Row {
   readonly json: string;
   readonly arrival: number;
   readonly nextAttempt: number;
+  /** the message itself, when it is small enough to live in the database (else it is in df/<id>) */
+  readonly content?: Uint8Array;
+}
+
+/** What a removal did: rows removed, and the ids whose content is in a file the caller must unlink. */
+export interface Removal {
+  readonly removed: number;
+  readonly withFiles: string[];
 }
 
 /** Changes a queue run makes to a message: recipients by index. */
@@ -64,6 +72,10 @@ CREATE TABLE IF NOT EXISTS messages (
   envelope TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_next ON messages(next_attempt);
+CREATE TABLE IF NOT EXISTS content (
+  id TEXT PRIMARY KEY,
+  data BLOB NOT NULL
+);
 `;
 
 function main(): void {
@@ -88,14 +100,23 @@ function main(): void {
   const select = db.prepare<[string], { envelope: string }>('SELECT envelope FROM messages WHERE id = ?');
   const change = db.prepare('UPDATE messages SET envelope = ?, next_attempt = ? WHERE id = ?');
   const del = db.prepare('DELETE FROM messages WHERE id = ?');
+  const insertContent = db.prepare('INSERT INTO content (id, data) VALUES (?, ?)');
+  const delContent = db.prepare('DELETE FROM content WHERE id = ?');
 
   const commit = db.transaction((rows: Row[]) => {
-    for (const r of rows) insert.run(r.id, r.arrival, r.nextAttempt, r.json);
+    for (const r of rows) {
+      insert.run(r.id, r.arrival, r.nextAttempt, r.json);
+      if (r.content !== undefined) insertContent.run(r.id, r.content);
+    }
   });
-  const removeAll = db.transaction((ids: string[]) => {
-    let n = 0;
-    for (const id of ids) n += del.run(id).changes;
-    return n;
+  const removeAll = db.transaction((ids: string[]): Removal => {
+    let removed = 0;
+    const withFiles: string[] = [];
+    for (const id of ids) {
+      removed += del.run(id).changes;
+      if (delContent.run(id).changes === 0) withFiles.push(id);
+    }
+    return { removed, withFiles };
   });
   const update = db.transaction((id: string, patch: EnvelopePatch): boolean => {
     const row = select.get(id);

@@ -4,7 +4,8 @@
  * removed -- unless the writer that made it may still be at work: the queue
  * id ends with the writer's pid, and a file of a live process is kept until
  * it is `graceMs` old.  An envelope whose content file is missing cannot
- * happen by construction; such ids are reported, never acted upon.
+ * happen by construction; such ids are reported, never acted upon.  Small
+ * messages have no content file: the database holds their content.
  *
  * Order matters: the directory is read before the envelopes, so a message
  * committed in between is seen as committed, not taken for an orphan.
@@ -46,7 +47,11 @@ function writerMayBeAlive(id: string): boolean {
   return false;
 }
 
-export async function recover(contentDir: string, committedIds: () => Set<string>, graceMs: number): Promise<RecoveryReport> {
+/**
+ * `committedIds` gives every message with an envelope; `inDatabase` tells a
+ * message whose content the database holds (it has no file to miss).
+ */
+export async function recover(contentDir: string, committedIds: () => Set<string>, graceMs: number, inDatabase: (id: string) => boolean): Promise<RecoveryReport> {
   const files = (await readdir(contentDir)).filter((f) => !f.startsWith('.'));
   const ids = committedIds();
   const removed: string[] = [];
@@ -72,6 +77,7 @@ export async function recover(contentDir: string, committedIds: () => Set<string
   const present = new Set(files);
   const missing: string[] = [];
   for (const id of ids) {
+    if (present.has(id) || inDatabase(id)) continue;
     // created and committed by a live writer after readdir: not missing
     if (!present.has(id) && (await stat(join(contentDir, id)).catch(() => undefined)) === undefined) missing.push(id);
   }

@@ -63,8 +63,9 @@ try {
     config,
     identity,
     log: logger,
-    deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }),
-    localMailer: (r) => requestLocalMailer(start.brokerSocket, r),
+    // a small message's bytes go with the request: the broker does not open the queue database
+    deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }, queue.storedBytes(r.queueId)),
+    localMailer: (r) => requestLocalMailer(start.brokerSocket, r, r.kind === 'program' || r.kind === 'file' ? queue.storedBytes(r.queueId) : undefined),
     returnToSender: (envelope, failed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed),
     warnOfDelay: (envelope) => warnOfDelay({ queue, config, identity, log: logger }, envelope),
   });

@@ -3,14 +3,15 @@
  *
  * Group commit: accept() calls whose content is on disk join `pending`.
  * When no commit is running, one starts and takes every pending message:
- * one fsync of the content directory (their new entries), then one SQLite
- * transaction (one WAL fsync) in the worker.  Messages that become ready
+ * one fsync of the content directory (new entries of big messages' files),
+ * then one SQLite transaction (one WAL fsync) in the worker, which stores
+ * small messages' content with their envelopes.  Messages that become ready
  * while it runs wait and form the next batch.  Nothing waits on a timer, so
  * a lone message is committed at once, and under load batches grow by
  * themselves.  No fsync is ever skipped.
  */
 import { Worker } from 'node:worker_threads';
-import type { EnvelopePatch, Reply, Request, Row } from './db-worker.js';
+import type { EnvelopePatch, Removal, Reply, Request, Row } from './db-worker.js';
 import { entryPoint } from '../common/package-root.js';
 import { queueError, syncDirectory } from './content.js';
 
@@ -101,8 +102,10 @@ export class QueueWriter {
       const batch = this.pending;
       this.pending = [];
       try {
-        await syncDirectory(this.contentDir);
-        this.stats.dirSyncs++;
+        if (batch.some((p) => p.row.content === undefined)) {
+          await syncDirectory(this.contentDir);
+          this.stats.dirSyncs++;
+        }
         await this.call({ op: 'commit', rows: batch.map((p) => p.row) });
         this.stats.commits++;
         this.stats.messages += batch.length;
@@ -124,9 +127,9 @@ export class QueueWriter {
     }
   }
 
-  async remove(ids: string[]): Promise<number> {
+  async remove(ids: string[]): Promise<Removal> {
     try {
-      return (await this.call({ op: 'remove', ids })) as number;
+      return (await this.call({ op: 'remove', ids })) as Removal;
     } catch (e) {
       throw queueError(e, 'cannot remove from the queue');
     }

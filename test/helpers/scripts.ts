@@ -50,6 +50,7 @@ install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
 export PATH='${repoRoot}/bin':$PATH
 as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
 b64() { base64 -w0 < "$1"; }
+queued() { node '${repoRoot}/dist/test/helpers/print-queued.js' /var/spool/mqueue; }
 `;
 }
 

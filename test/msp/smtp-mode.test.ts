@@ -51,7 +51,7 @@ chmod 644 "$W/driver.py"
 sendmail -bD -odq -L sm-mta 2> "$W/daemon.log" & MASTER=$!
 for i in $(seq 300); do [ -S /run/postern/submit.sock ] && break; sleep 0.05; done
 echo "up=$(as alice /usr/bin/python3 "$W/driver.py" | base64 -w0)"
-for f in /var/spool/mqueue/df/*; do echo "df=$(b64 "$f")"; done
+queued
 mailq -v > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
 printf 'EHLO x\\r\\nMAIL FROM:<alice>\\r\\nRCPT TO:<bob>\\r\\nDATA\\r\\nSubject: smuggled\\r\\n\\r\\nx\\r\\n.\\r\\nQUIT\\r\\n' > "$W/batch"
 as alice sendmail -bs < "$W/batch" > "$W/batch.out" 2>&1; echo "batch=$? $(b64 "$W/batch.out")"

@@ -70,7 +70,7 @@ sendmail -qQnomatch > "$W/qq" 2>&1; echo "qq=$?"
 mailq > "$W/mailq-qq"; echo "mailq-qq=$(b64 "$W/mailq-qq")"
 sendmail -Q -qQ; echo "release=$?"
 mailq > "$W/mailq2"; echo "mailq2=$(b64 "$W/mailq2")"
-for f in /var/spool/mqueue/df/*; do echo "df=$(b64 "$f")"; done
+queued
 echo "events=$(b64 /run/py/events.jsonl)"
 echo "key=$(b64 /run/dkim/test.txt)"
 kill -TERM "$MASTER"; wait "$MASTER"; echo "stopped=$?"

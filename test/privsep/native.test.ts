@@ -205,6 +205,27 @@ test('fcntl record lock held by another process', { timeout: 20_000 }, async (t)
   assert.equal(result.code, 0, result.stderr);
 });
 
+test('open-file-description locks: two descriptors of one process conflict, closing another releases nothing', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'claims');
+  writeFileSync(file, '');
+  const n = native();
+  const first = openSync(file, 'r+');
+  const second = openSync(file, 'r+');
+  t.after(() => closeSync(second));
+  // far past the end of an empty file, as the queue's claims are
+  const at = 2 ** 52 + 12345;
+  assert.equal(n.descriptionLock(first, 'write', at, 1), true);
+  assert.equal(n.descriptionLock(second, 'write', at, 1), false, 'the same process, another description');
+  assert.equal(n.descriptionLock(second, 'write', at + 1, 1), true, 'the next byte is free');
+  const third = openSync(file, 'r');
+  closeSync(third); // a process-associated lock would be dropped here
+  assert.equal(n.descriptionLock(second, 'write', at, 1), false, 'closing an unrelated descriptor released the lock');
+  closeSync(first);
+  assert.equal(n.descriptionLock(second, 'write', at, 1), true, 'closing the holder releases it');
+  assert.throws(() => n.descriptionLock(second, 'write', -1, 1), TypeError);
+});
+
 test('flock held by another process, released when it exits', { timeout: 20_000 }, async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'locked');

@@ -127,7 +127,10 @@ test('SIGKILL at random moments loses no acknowledged message and leaves nothing
     assert.equal(h.digest('hex'), contentHash(s.tag, s.size, s.seed), `${env.id} content differs`);
   }
 
-  // no content file without its envelope
-  assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)).sort(), list.map((e) => e.id).sort());
-  t.diagnostic(`${ROUNDS} kills, ${submissions.size} submissions, ${acks.length} acknowledged, ${list.length} queued, ${orphansRemoved} orphan content files removed by recovery`);
+  // no content file without its envelope; a content file exactly for the messages the database holds no content of
+  const inFiles = list.filter((e) => q.storedBytes(e.id) === undefined).map((e) => e.id);
+  assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)).sort(), inFiles.sort());
+  t.diagnostic(
+    `${ROUNDS} kills, ${submissions.size} submissions, ${acks.length} acknowledged, ${list.length} queued (${list.length - inFiles.length} in the database), ${orphansRemoved} orphan content files removed by recovery`,
+  );
 });

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import test from 'node:test';
 import { isPosternError } from '../../src/common/errors.js';
 import { QUEUE_ID_PATTERN } from '../../src/queue/qid.js';
-import { CONTENT_DIR, openQueue, type MessageQueue } from '../../src/queue/index.js';
+import { CONTENT_DIR, INLINE_LIMIT, openQueue, type MessageQueue } from '../../src/queue/index.js';
 import { contentHash, contentStream, testEnvelope } from './fixtures/content.js';
 
 function tempDir(): string {
@@ -39,7 +39,9 @@ test('accept, then list, read and content give back what was stored (CRLF, 8-bit
   const back = q.read(id);
   assert.deepEqual(back, { ...env, id, size, attempts: 0, nextAttempt: env.arrival });
   assert.deepEqual(q.list(), [back]);
-  assert.equal(statSync(join(dir, CONTENT_DIR, id)).mode & 0o777, 0o640);
+  // a small message lives in the database: no file of its own
+  assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)), []);
+  assert.deepEqual(q.storedBytes(id), body);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
   assert.equal(q.read('nosuchid000000'), undefined);
 
@@ -61,6 +63,49 @@ test('accept, then list, read and content give back what was stored (CRLF, 8-bit
   const again = await openQueue({ dir });
   assert.deepEqual(again.recovery, { removed: [], missing: [], kept: [] });
   await again.close();
+});
+
+test('a message past INLINE_LIMIT gets a content file (TempFileMode), removed with the message', async (t) => {
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const q = await openQueue({ dir, fileMode: 0o640 });
+  t.after(() => q.close());
+  const atLimit = await q.accept(testEnvelope('at'), contentStream('at', INLINE_LIMIT - 200, 3));
+  const past = await q.accept(testEnvelope('past'), contentStream('past', INLINE_LIMIT + 1, 4));
+  assert.equal(atLimit.size <= INLINE_LIMIT, true, `${atLimit.size}`);
+  assert.equal(q.storedBytes(atLimit.id)?.length, atLimit.size);
+  assert.equal(q.storedBytes(past.id), undefined);
+  assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)), [past.id]);
+  assert.equal(statSync(join(dir, CONTENT_DIR, past.id)).mode & 0o777, 0o640);
+  assert.equal(statSync(join(dir, CONTENT_DIR, past.id)).size, past.size);
+  assert.equal(await hashOf(q, past.id), contentHash('past', INLINE_LIMIT + 1, 4));
+  assert.equal(await hashOf(q, atLimit.id), contentHash('at', INLINE_LIMIT - 200, 3));
+  assert.equal(await q.remove(past.id), true);
+  assert.equal(await q.remove(atLimit.id), true);
+  assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)), []);
+  assert.equal(q.storedBytes(atLimit.id), undefined);
+});
+
+test('a claimed message cannot be claimed again until released, even in the same process', async (t) => {
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const q = await openQueue({ dir });
+  t.after(() => q.close());
+  const { id } = await q.accept(testEnvelope('claimed'), contentStream('claimed', 100, 5));
+  const other = await openQueue({ dir });
+  t.after(() => other.close());
+  const claim = q.claim(id);
+  assert.ok(claim !== undefined);
+  assert.equal(q.claim(id), undefined, 'the same queue');
+  assert.equal(other.claim(id), undefined, 'another opening of the queue');
+  const second = await q.accept(testEnvelope('free'), contentStream('free', 100, 6));
+  const free = other.claim(second.id);
+  assert.ok(free !== undefined, 'another message is free');
+  free.release();
+  claim.release();
+  const again = other.claim(id);
+  assert.ok(again !== undefined, 'released');
+  again.release();
 });
 
 test('a 50 MB message is streamed, not held in memory', async (t) => {
@@ -91,7 +136,7 @@ test('group commit: concurrent accepts share transactions and directory fsyncs',
   assert.equal(new Set(results.map((r) => r.id)).size, n);
   assert.equal(q.stats.messages, n);
   assert.ok(q.stats.commits < n, `${q.stats.commits} commits for ${n} messages`);
-  assert.equal(q.stats.dirSyncs, q.stats.commits);
+  assert.equal(q.stats.dirSyncs, 0, 'small messages have no files: no directory fsync');
   assert.ok(q.stats.largestBatch > 1);
   assert.equal(q.list().length, n);
   for (const [i, r] of results.entries()) assert.equal(await hashOf(q, r.id), contentHash(`g${i}`, 4096, i));
@@ -115,6 +160,11 @@ test('a failing content source leaves nothing behind and the error passes throug
   cut.push('partial');
   setTimeout(() => cut.destroy(), 20);
   await assert.rejects(q.accept(testEnvelope('cut'), cut), (e: unknown) => !isPosternError(e));
+  // past the limit, so a content file was being written
+  const big = new Readable({ read() {} });
+  big.push(Buffer.alloc(INLINE_LIMIT + 5000, 0x43));
+  setTimeout(() => big.destroy(Object.assign(new Error('reset'), { code: 'ECONNRESET' })), 20);
+  await assert.rejects(q.accept(testEnvelope('big'), big), (e: unknown) => !isPosternError(e) && (e as { code?: string }).code === 'ECONNRESET');
   assert.deepEqual(q.list(), []);
   assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)), []);
   await q.close();
@@ -124,8 +174,10 @@ test('recovery removes content files without an envelope and reports envelopes w
   const dir = tempDir();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const q = await openQueue({ dir });
-  const kept = await q.accept(testEnvelope('kept'), contentStream('kept', 100, 1));
-  const lost = await q.accept(testEnvelope('lost'), contentStream('lost', 100, 2));
+  // big enough for content files
+  const kept = await q.accept(testEnvelope('kept'), contentStream('kept', INLINE_LIMIT + 100, 1));
+  const lost = await q.accept(testEnvelope('lost'), contentStream('lost', INLINE_LIMIT + 100, 2));
+  const small = await q.accept(testEnvelope('small'), contentStream('small', 100, 3));
   await q.close();
   // orphans of a dead writer: pid 999998 (and 1999998...) is not running here
   const orphanA = 'AAAAAAAA' + '999998';
@@ -135,9 +187,10 @@ test('recovery removes content files without an envelope and reports envelopes w
   rmSync(join(dir, CONTENT_DIR, lost.id));
   const again = await openQueue({ dir, orphanGraceMs: 0 });
   assert.deepEqual(again.recovery.removed, [orphanA, orphanB].sort());
-  assert.deepEqual(again.recovery.missing, [lost.id]);
+  assert.deepEqual(again.recovery.missing, [lost.id], 'a small message has no file to miss');
   assert.deepEqual(readdirSync(join(dir, CONTENT_DIR)).sort(), [kept.id]);
-  assert.equal(again.list().length, 2);
+  assert.equal(again.list().length, 3);
+  assert.equal(await hashOf(again, small.id), contentHash('small', 100, 3));
   await again.close();
 });
 

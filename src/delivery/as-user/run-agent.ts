@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentRequest } from './protocol.js';
 import { AGENT_REQUEST_ENV } from './protocol.js';
 import { spawnAs, type RunIdentity } from './spawn.js';
+import { feedStdin, stdinFor, type MessageSource } from '../message-source.js';
 
 /** The agent as tsc compiles it, next to this module. */
 export const DEFAULT_AS_USER_AGENT = fileURLToPath(new URL('./agent.js', import.meta.url));
@@ -15,8 +16,8 @@ const KILL_GRACE_MS = 5000;
 
 export interface AgentRun {
   readonly agentPath?: string;
-  /** a descriptor to give the agent as its standard input (the queued message) */
-  readonly stdinFd?: number;
+  /** the agent's standard input (the queued message) */
+  readonly stdin?: MessageSource;
   readonly timeoutMs: number;
 }
 
@@ -29,12 +30,13 @@ export async function runAsUserAgent(who: RunIdentity, request: AgentRequest, ru
     child = spawnAs(who, process.execPath, [run.agentPath ?? DEFAULT_AS_USER_AGENT], {
       env,
       cwd: '/',
-      stdio: [run.stdinFd ?? 'ignore', 'pipe', 'pipe'],
+      stdio: [stdinFor(run.stdin), 'pipe', 'pipe'],
       noNewPrivs: true,
     });
   } catch (error) {
     return { error: `cannot start the as-user agent: ${error instanceof Error ? error.message : String(error)}` };
   }
+  feedStdin(child, run.stdin);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let size = 0;

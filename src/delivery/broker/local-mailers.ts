@@ -25,15 +25,16 @@ import {
 } from '../forward/expand-lists.js';
 import { describeError, failed, parseStatus, type DeliveryStatus } from '../mailbox/status.js';
 import { runProgram } from '../program/run-program.js';
+import type { MessageSource } from '../message-source.js';
 import type { LocalMailerSettings } from './local-settings.js';
 import type { BrokerReply, FileRequest, ForwardedTarget, LocalMailerRequest, ProgramRequest } from './protocol.js';
 
 export interface LocalMailerDeps {
   readonly settings: LocalMailerSettings;
   readonly log: Logger;
-  /** opens the queued message's content, checked as the mailbox delivery checks it */
-  readonly openContent: (queueId: string) => number;
-  readonly closeContent: (fd: number) => void;
+  /** the queued message: the bytes the runner sent, or its content file opened and checked as the mailbox delivery checks it */
+  readonly openContent: (queueId: string) => MessageSource;
+  readonly closeContent: (source: MessageSource) => void;
 }
 
 function listDeps(deps: LocalMailerDeps, queueId: string): ListDeps {
@@ -183,26 +184,26 @@ async function deliverTarget(request: ProgramRequest | FileRequest, deps: LocalM
   if (request.kind === 'file' && (request.path === '/dev/null' || request.path.replace(/\/+$/, '') === '/dev/null')) {
     return { status: 'sent', dsn: '2.0.0', text: 'Sent', ctladdr };
   }
-  let fd: number;
+  let content: MessageSource;
   try {
-    fd = deps.openContent(request.queueId);
+    content = deps.openContent(request.queueId);
   } catch (e) {
     return failed(ERR.BROKER_CONTENT, `df/${request.queueId}: ${describeError(e)}`);
   }
   try {
-    const status = request.kind === 'program' ? await deliverProgram(request, runAs, fd, deps) : await deliverFile(request, runAs, fd, deps);
+    const status = request.kind === 'program' ? await deliverProgram(request, runAs, content, deps) : await deliverFile(request, runAs, content, deps);
     return { ...status, ctladdr };
   } finally {
-    deps.closeContent(fd);
+    deps.closeContent(content);
   }
 }
 
-function deliverProgram(request: ProgramRequest, runAs: RunIdentity, fd: number, deps: LocalMailerDeps): Promise<DeliveryStatus> {
+function deliverProgram(request: ProgramRequest, runAs: RunIdentity, content: MessageSource, deps: LocalMailerDeps): Promise<DeliveryStatus> {
   const s = deps.settings;
   return runProgram({
     command: request.command,
     who: runAs,
-    contentFd: fd,
+    content,
     smrshDir: s.smrshDir,
     smrshPath: s.smrshPath,
     timeoutMs: s.programTimeoutMs,
@@ -211,7 +212,7 @@ function deliverProgram(request: ProgramRequest, runAs: RunIdentity, fd: number,
   });
 }
 
-async function deliverFile(request: FileRequest, runAs: RunIdentity, fd: number, deps: LocalMailerDeps): Promise<DeliveryStatus> {
+async function deliverFile(request: FileRequest, runAs: RunIdentity, content: MessageSource, deps: LocalMailerDeps): Promise<DeliveryStatus> {
   const s = deps.settings;
   const agentRequest = parseAgentRequest(
     JSON.stringify({
@@ -228,7 +229,7 @@ async function deliverFile(request: FileRequest, runAs: RunIdentity, fd: number,
     }),
   );
   if (agentRequest === undefined) return failed(ERR.INTERNAL, 'append-file request');
-  const run = await runAsUserAgent(runAs, agentRequest, { stdinFd: fd, timeoutMs: s.programTimeoutMs, ...agentPath(deps) });
+  const run = await runAsUserAgent(runAs, agentRequest, { stdin: content, timeoutMs: s.programTimeoutMs, ...agentPath(deps) });
   if ('error' in run) return failed(ERR.LOCAL_AGENT_FAILED, run.error);
   return parseStatus(run.answer) ?? failed(ERR.LOCAL_AGENT_FAILED, 'as-user agent gave no status');
 }

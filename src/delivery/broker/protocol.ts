@@ -2,13 +2,18 @@
  * The queue runner (RunAsUser) asks the delivery broker (root) for one local
  * delivery per connection, over a Unix socket only RunAsUser can reach:
  *
- *   runner → broker   one JSON line: LocalDeliveryRequest
+ *   runner → broker   one JSON line: LocalDeliveryRequest; then, when the
+ *                     request says `contentLength`, that many bytes: the message
  *   broker → runner   one JSON line: the DeliveryStatus
  *
- * The runner names the queued message by its id; the broker opens the
- * content itself and only when the file is RunAsUser's own (so the runner
- * can never make root read a file the runner could not read itself), and
- * takes the recipient's identity from the passwd file, never from the runner.
+ * The runner names the queued message by its id.  A small message lives in
+ * the queue database, which the broker does not open (root parsing a file
+ * RunAsUser can write gains nothing and risks much): the runner sends its
+ * bytes after the request.  A big one is in its content file, which the
+ * broker opens itself and only when the file is RunAsUser's own (so the
+ * runner can never make root read a file the runner could not read itself).
+ * Either way the broker takes the recipient's identity from the passwd
+ * file, never from the runner.
  *
  * Request kinds (`kind`; none is a mailbox delivery, the first kind):
  *   - mailbox: the message into /var/mail/USER;
@@ -38,6 +43,15 @@ export interface LocalDeliveryRequest {
   readonly sender: string;
   /** the local user whose mailbox gets the message */
   readonly user: string;
+  /** the message's bytes follow the request line (else the broker reads its content file) */
+  readonly contentLength?: number;
+}
+
+/** The most a request may carry after its line: what the queue stores in its database, and then some. */
+export const MAX_CONTENT_LENGTH = 1024 * 1024;
+
+function isContentLength(v: unknown): boolean {
+  return v === undefined || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_CONTENT_LENGTH);
 }
 
 /** Queue ids as the store makes them: letters and digits, nothing a path could hide in. */
@@ -53,25 +67,32 @@ export function isLocalDeliveryRequest(value: unknown): value is LocalDeliveryRe
     QUEUE_ID.test(r['queueId']) &&
     typeof r['sender'] === 'string' &&
     typeof r['user'] === 'string' &&
-    r['user'] !== ''
+    r['user'] !== '' &&
+    isContentLength(r['contentLength'])
   );
 }
 
 /** The runner's side: one request, one status; a broker that cannot be reached defers. */
-export function requestLocalDelivery(socketPath: string, request: LocalDeliveryRequest): Promise<DeliveryStatus> {
-  return roundTrip(socketPath, request, parseStatus);
+export function requestLocalDelivery(socketPath: string, request: LocalDeliveryRequest, content?: Buffer): Promise<DeliveryStatus> {
+  return roundTrip(socketPath, request, content, parseStatus);
 }
 
 /**
  * One request line out, one reply line back, over the broker's socket.  A
  * broker that cannot be reached, or answers nothing `parse` accepts, defers.
  */
-function roundTrip<T>(socketPath: string, request: object, parse: (value: unknown) => T | undefined): Promise<T | DeliveryStatus> {
+function roundTrip<T>(socketPath: string, request: object, content: Buffer | undefined, parse: (value: unknown) => T | undefined): Promise<T | DeliveryStatus> {
   return new Promise((resolve) => {
     const socket = createConnection({ path: socketPath, allowHalfOpen: true });
     let text = '';
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.end(`${JSON.stringify(request)}\n`));
+    socket.on('connect', () => {
+      if (content === undefined) socket.end(`${JSON.stringify(request)}\n`);
+      else {
+        socket.write(`${JSON.stringify({ ...request, contentLength: content.length })}\n`);
+        socket.end(content);
+      }
+    });
     socket.on('data', (d: string) => (text += d));
     socket.on('error', (e: NodeJS.ErrnoException) => resolve(failed(ERR.BROKER_UNAVAILABLE, `local delivery broker: ${e.code ?? e.message}`)));
     socket.on('close', () => {
@@ -114,6 +135,7 @@ export interface ProgramRequest {
   /** without the leading "|" */
   readonly command: string;
   readonly origin?: RecipientOrigin;
+  readonly contentLength?: number;
 }
 
 export interface FileRequest {
@@ -123,6 +145,7 @@ export interface FileRequest {
   readonly sender: string;
   readonly path: string;
   readonly origin?: RecipientOrigin;
+  readonly contentLength?: number;
 }
 
 export type LocalMailerRequest = ForwardRequest | IncludeRequest | ProgramRequest | FileRequest;
@@ -162,6 +185,7 @@ export function isLocalMailerRequest(value: unknown): value is LocalMailerReques
   if (r === null || typeof r !== 'object' || r['version'] !== BROKER_PROTOCOL_VERSION) return false;
   if (!isString(r['queueId']) || !QUEUE_ID.test(r['queueId'])) return false;
   if (r['origin'] !== undefined && !isOrigin(r['origin'])) return false;
+  if (!isContentLength(r['contentLength'])) return false;
   switch (r['kind']) {
     case 'forward':
       return isString(r['user']) && r['user'] !== '' && isString(r['address']) && (r['detail'] === undefined || isString(r['detail']));
@@ -195,6 +219,6 @@ export function parseBrokerReply(value: unknown): BrokerReply | undefined {
 }
 
 /** The runner's side for the local mailers: one request, one reply; a broker that cannot be reached defers. */
-export function requestLocalMailer(socketPath: string, request: LocalMailerRequest): Promise<BrokerReply> {
-  return roundTrip(socketPath, request, parseBrokerReply);
+export function requestLocalMailer(socketPath: string, request: LocalMailerRequest, content?: Buffer): Promise<BrokerReply> {
+  return roundTrip(socketPath, request, content, parseBrokerReply);
 }

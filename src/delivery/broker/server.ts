@@ -13,10 +13,11 @@ import { CONTENT_DIR } from '../../queue/layout.js';
 import { lookupUser } from '../../privsep/passwd.js';
 import { native, socketFd } from '../../privsep/native.js';
 import { deliverToMailbox } from '../mailbox/deliver.js';
-import { describeError, failed, type DeliveryStatus } from '../mailbox/status.js';
+import { describeError, failed } from '../mailbox/status.js';
 import { handleLocalMailer } from './local-mailers.js';
 import type { LocalMailerSettings } from './local-settings.js';
-import { isLocalDeliveryRequest, isLocalMailerRequest, type BrokerReply, type BrokerRequest, type LocalDeliveryRequest } from './protocol.js';
+import { isLocalDeliveryRequest, isLocalMailerRequest, type BrokerReply, type BrokerRequest } from './protocol.js';
+import type { MessageSource } from '../message-source.js';
 
 export interface BrokerSettings {
   readonly queueDir: string;
@@ -50,26 +51,23 @@ async function handle(socket: Socket, settings: BrokerSettings): Promise<BrokerR
     settings.log.log(0, 'alert', NOQID, `local delivery broker: uid ${peer.uid} (pid ${peer.pid}) is not the queue runner; refused`);
     return failed(ERR.PRIV_NO_PERMISSION, 'only the queue runner may ask for local deliveries');
   }
-  const request = await readRequest(socket);
-  if (request === undefined) return failed(ERR.SUBMIT_PROTOCOL, 'malformed local delivery request');
+  const received = await readRequest(socket);
+  if (received === undefined) return failed(ERR.SUBMIT_PROTOCOL, 'malformed local delivery request');
+  const { request, bytes } = received;
+  // the bytes the runner sent, or else the content file
+  const open = (queueId: string): MessageSource => (bytes !== undefined ? { bytes } : { fd: openContent(settings, queueId) });
+  const close = (source: MessageSource): void => {
+    if ('fd' in source) closeSync(source.fd);
+  };
   if (!isLocalDeliveryRequest(request)) {
     if (settings.localMailers === undefined) return failed(ERR.LOCAL_MAILER_UNAVAILABLE, `${request.kind}: not configured in this broker`);
-    return handleLocalMailer(request, {
-      settings: settings.localMailers,
-      log: settings.log,
-      openContent: (queueId) => openContent(settings, queueId),
-      closeContent: (fd) => closeSync(fd),
-    });
+    return handleLocalMailer(request, { settings: settings.localMailers, log: settings.log, openContent: open, closeContent: close });
   }
-  return deliverMailbox(request, settings);
-}
-
-async function deliverMailbox(request: LocalDeliveryRequest, settings: BrokerSettings): Promise<DeliveryStatus> {
   const user = lookupUser(request.user);
   if (user === undefined) return failed(ERR.LOCAL_USER_UNKNOWN, `${request.user}... User unknown`);
-  let fd: number;
+  let source: MessageSource;
   try {
-    fd = openContent(settings, request.queueId);
+    source = open(request.queueId);
   } catch (e) {
     return failed(ERR.BROKER_CONTENT, `df/${request.queueId}: ${describeError(e)}`);
   }
@@ -78,11 +76,11 @@ async function deliverMailbox(request: LocalDeliveryRequest, settings: BrokerSet
       user,
       sender: request.sender,
       spoolDir: settings.spoolDir,
-      content: messageContent(fd),
+      content: 'fd' in source ? messageContent(source.fd) : [source.bytes],
       ...(settings.agentPath !== undefined ? { agentPath: settings.agentPath } : {}),
     });
   } finally {
-    closeSync(fd);
+    close(source);
   }
 }
 
@@ -113,27 +111,45 @@ function openContent(settings: BrokerSettings, queueId: string): number {
   return fd;
 }
 
-function readRequest(socket: Socket): Promise<BrokerRequest | undefined> {
+/**
+ * The request line, and the message's bytes when the request says how many
+ * follow; undefined for anything malformed, short or too long.
+ */
+function readRequest(socket: Socket): Promise<{ request: BrokerRequest; bytes?: Buffer } | undefined> {
   return new Promise((resolve) => {
-    let text = '';
-    socket.setEncoding('utf8');
-    const done = (value: BrokerRequest | undefined) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let request: BrokerRequest | undefined;
+    let lineEnd = -1;
+    const done = (value: { request: BrokerRequest; bytes?: Buffer } | undefined) => {
       socket.removeAllListeners('data');
+      socket.removeAllListeners('end');
       resolve(value);
     };
-    socket.on('data', (d: string) => {
-      text += d;
-      const newline = text.indexOf('\n');
-      if (newline < 0) {
-        if (text.length > MAX_REQUEST) done(undefined);
-        return;
+    const wanted = (r: BrokerRequest): number => ('contentLength' in r && r.contentLength !== undefined ? r.contentLength : 0);
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      if (request === undefined) {
+        const all = Buffer.concat(chunks, size);
+        chunks.splice(0, chunks.length, all);
+        lineEnd = all.indexOf(0x0a);
+        if (lineEnd < 0) {
+          if (size > MAX_REQUEST) done(undefined);
+          return;
+        }
+        try {
+          const value: unknown = JSON.parse(all.subarray(0, lineEnd).toString('utf8'));
+          if (!isLocalDeliveryRequest(value) && !isLocalMailerRequest(value)) return done(undefined);
+          request = value;
+        } catch {
+          return done(undefined);
+        }
       }
-      try {
-        const value: unknown = JSON.parse(text.slice(0, newline));
-        done(isLocalDeliveryRequest(value) || isLocalMailerRequest(value) ? value : undefined);
-      } catch {
-        done(undefined);
-      }
+      const length = wanted(request);
+      if (size - lineEnd - 1 > length) done(undefined);
+      else if (length === 0) done({ request });
+      else if (size - lineEnd - 1 === length) done({ request, bytes: Buffer.concat(chunks, size).subarray(lineEnd + 1) });
     });
     socket.on('end', () => done(undefined));
   });

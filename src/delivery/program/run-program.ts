@@ -23,12 +23,13 @@ import type { Logger } from '../../common/log.js';
 import { failed, type DeliveryStatus } from '../mailbox/status.js';
 import { spawnAs, type RunIdentity } from '../as-user/spawn.js';
 import { checkSmrshCommand } from '../smrsh/rules.js';
+import { feedStdin, stdinFor, type MessageSource } from '../message-source.js';
 
 export interface ProgramDelivery {
   readonly command: string;
   readonly who: RunIdentity;
-  /** the queued message, read from its start */
-  readonly contentFd: number;
+  /** the queued message */
+  readonly content: MessageSource;
   readonly smrshDir: string;
   readonly smrshPath: string;
   readonly timeoutMs: number;
@@ -90,12 +91,13 @@ export async function runProgram(d: ProgramDelivery): Promise<DeliveryStatus> {
     child = spawnAs(d.who, '/bin/sh', ['-c', verdict.command], {
       env: { PATH: d.smrshPath },
       cwd: workingDirectory(d.who),
-      stdio: [d.contentFd, 'pipe', 'pipe'],
+      stdio: [stdinFor(d.content), 'pipe', 'pipe'],
       detached: true,
     });
   } catch (error) {
     return failed(ERR.PROGRAM_CANNOT_RUN, `cannot run program: ${error instanceof Error ? error.message : String(error)}`);
   }
+  feedStdin(child, d.content);
   const output: Buffer[] = [];
   let kept = 0;
   const keep = (b: Buffer) => {

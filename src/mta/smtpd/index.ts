@@ -16,13 +16,14 @@
  * waiting, which the anti-smuggling checks need.
  */
 import type { Socket } from 'node:net';
-import { lookup, reverse } from 'node:dns/promises';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { SystemIdentity } from '../../common/identity.js';
 import type { Logger } from '../../common/log.js';
 import type { Config, PortOptions } from '../../config/index.js';
 import { gecosFullName } from '../../msp/submission/compose.js';
 import { lookupUser } from '../../privsep/passwd.js';
+import { cachedPeerName } from './peer-names.js';
+export { reverseLookup } from './peer-names.js';
 import type { QueueSink } from '../local-submission.js';
 import { CredentialStore, DEFAULT_CREDENTIALS_FILE } from '../auth/credentials.js';
 import { loadServerTls } from '../tls/server-tls.js';
@@ -76,25 +77,6 @@ function passwdUser(name: string): ReturnType<LocalUserLookup> {
   return fullName === '' ? true : { fullName };
 }
 
-/** RealHostName as sendmail finds it: the PTR name, "may be forged" when it does not resolve back. */
-export async function reverseLookup(address: string): Promise<PeerName> {
-  const ip = address.replace(/^::ffff:/i, '');
-  let names: string[];
-  try {
-    names = await reverse(ip);
-  } catch {
-    return { hostName: null, mayBeForged: false };
-  }
-  const name = names[0];
-  if (name === undefined || !/^[A-Za-z0-9_.-]+$/.test(name)) return { hostName: null, mayBeForged: false };
-  try {
-    const back = await lookup(name, { all: true });
-    return { hostName: name, mayBeForged: !back.some((a) => a.address === ip) };
-  } catch {
-    return { hostName: name, mayBeForged: true };
-  }
-}
-
 class PosternSmtpServer extends SMTPServer {
   constructor(
     options: SMTPServerOptions,
@@ -140,7 +122,7 @@ export function createSmtpd(deps: SmtpdDeps): SMTPServer {
     log: deps.log,
     now: deps.now ?? (() => new Date()),
     judge: new RecipientJudge(deps.config, deps.identity, deps.localUser ?? passwdUser, deps.relay, policy),
-    lookupPeer: deps.lookupPeer ?? reverseLookup,
+    lookupPeer: deps.lookupPeer ?? cachedPeerName,
     greetPause: typeof greetPause === 'function' ? greetPause : () => greetPause ?? 0,
     etrn: deps.etrn,
     sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),

@@ -240,6 +240,23 @@ static napi_value RecordLock(napi_env env, napi_callback_info info) {
   return js_bool(env, rc == 0);
 }
 
+/*
+ * Open-file-description locks (F_OFD_SETLK): like flock, they belong to the
+ * descriptor, not the process, so two descriptors of one process conflict and
+ * closing an unrelated descriptor of the same file releases nothing.  Never
+ * waits: a lock held elsewhere answers false.
+ */
+static napi_value DescriptionLock(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  struct flock fl;
+  int fd, rc;
+  TRY(lock_args(env, argv, 2, "'read', 'write' or 'unlock'", true, &fd, &fl));
+  fl.l_pid = 0; /* required by F_OFD_* */
+  while ((rc = fcntl(fd, F_OFD_SETLK, &fl)) && errno == EINTR) {}
+  if (rc && errno != EAGAIN && errno != EACCES) return throw_errno(env, "fcntl", errno);
+  return js_bool(env, rc == 0);
+}
+
 static napi_value RecordLockHolder(napi_env env, napi_callback_info info) {
   ARGS(4);
   struct flock fl;
@@ -398,7 +415,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   static const napi_property_descriptor fns[] = {
       FN("peerCredentials", PeerCredentials), FN("setresuid", Setresuid), FN("setresgid", Setresgid),
       FN("getresuid", Getresuid), FN("getresgid", Getresgid), FN("setgroups", Setgroups),
-      FN("flock", Flock), FN("recordLock", RecordLock), FN("recordLockHolder", RecordLockHolder),
+      FN("flock", Flock), FN("recordLock", RecordLock), FN("descriptionLock", DescriptionLock), FN("recordLockHolder", RecordLockHolder),
       FN("setrlimit", Setrlimit), FN("getrlimit", Getrlimit), FN("setNoNewPrivs", SetNoNewPrivs),
       FN("listenSocket", ListenSocket), FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog)};
 #undef FN

@@ -54,7 +54,8 @@ function asWritten(e: Envelope, address: string): string {
 export function mailqEntries(dir: string, envelopes: readonly Envelope[]): MailqEntry[] {
   return envelopes.map((e) => {
     const open = e.recipients.filter((r) => r.state === 'pending' || r.state === 'deferred');
-    const status = e.recipients.find((r) => r.statusText !== undefined)?.statusText;
+    // a recipient still waiting says why; one delivered or returned in the same attempt does not
+    const status = (open.find((r) => r.statusText !== undefined) ?? e.recipients.find((r) => r.statusText !== undefined))?.statusText;
     return {
       id: e.id,
       bodySize: bodySize(dir, e.id),

@@ -41,6 +41,7 @@ cp "$W/sendmail.cf" /etc/mail/sendmail.cf
 # a socket file nobody listens on any more, and a directory anyone may write in
 mkdir -p /run/stale && python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('/run/stale/lmtp')"
 mkdir -p /run/ww && chmod 777 /run/ww
+mkdir -p /run/scripted
 ${dovecot.start}
 node "$W/main.mjs" "$W/result.json" '${dovecot.dir}/mail' || { cat '${dovecot.dir}/dovecot.log' >&2; exit 1; }
 printf '\\n@@RESULT@@'
@@ -141,6 +142,18 @@ test('LMTP delivery to Dovecot over a Unix socket and over TCP', async (t) => {
     const [r] = s('closed').recipients as [Recipient];
     assert.deepEqual([r.status, r.dsn, r.text], ['deferred', '4.4.1', 'Connection refused by [127.0.0.5]']);
     assert.deepEqual(r.relay, { host: '[127.0.0.5]', address: '127.0.0.5' });
+  });
+
+  await t.test('a connection lost between the replies: the recipient answered is done, the other waits', () => {
+    const [first, second] = s('abrupt').recipients as [Recipient, Recipient];
+    assert.deepEqual([first.status, first.dsn, first.text], ['sent', '2.0.0', 'Sent']);
+    assert.deepEqual([second.status, second.dsn, second.log.status], ['deferred', '4.4.2', 'Deferred: Connection closed unexpectedly (localhost)']);
+  });
+
+  await t.test('a 421 greeting defers with the reply', () => {
+    const [r] = s('busy').recipients as [Recipient];
+    assert.deepEqual([r.status, r.dsn, r.reply], ['deferred', '4.3.2', '421 4.3.2 Too busy, go away']);
+    assert.equal(r.log.status, 'Deferred: 421 4.3.2 Too busy, go away');
   });
 
   await t.test('a socket in a world-writable directory is never connected to', () => {

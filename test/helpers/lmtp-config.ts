@@ -20,6 +20,7 @@ export const MAILERTABLE = [
   'stale.test\tlmtpstale:localhost',
   'closed.test\tlmtp:[127.0.0.5]',
   'unsafe.test\tlmtpunsafe:localhost',
+  'scripted.test\tlmtpscripted:localhost',
   'smtp.test\tesmtp:[127.0.0.9]',
   '',
 ].join('\n');
@@ -36,6 +37,7 @@ Mlmtp, P=[IPC], ${FLAGS}, A=TCP $h ${LMTP_PORT}
 Mlmtpsock, P=[IPC], ${FLAGS}, A=FILE /run/nonexistent/lmtp
 Mlmtpstale, P=[IPC], ${FLAGS}, A=FILE /run/stale/lmtp
 Mlmtpunsafe, P=[IPC], ${FLAGS}, A=FILE /run/ww/lmtp
+Mlmtpscripted, P=[IPC], ${FLAGS}, A=FILE /run/scripted/lmtp
 Kmailertable hash -o /etc/mail/mailertable
 `;
 }

@@ -7,7 +7,7 @@
  * saw, as JSON-able data, for the test to judge outside.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { systemIdentity } from '../../src/common/identity.js';
@@ -52,6 +52,30 @@ function maildirs(root: string): Record<string, string[]> {
   return out;
 }
 
+/** A few lines of LMTP server on a Unix socket: `answer` is called for each line the client sends. */
+async function scriptedPeer(path: string, answer: (c: Socket, line: string) => void, greeting = '220 scripted LMTP ready'): Promise<{ close: () => void }> {
+  const server = createServer((c) => {
+    c.write(`${greeting}\r\n`);
+    if (greeting.startsWith('4')) return void c.end();
+    let buffered = '';
+    let inData = false;
+    c.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      for (let i = buffered.indexOf('\r\n'); i >= 0; i = buffered.indexOf('\r\n')) {
+        const line = buffered.slice(0, i);
+        buffered = buffered.slice(i + 2);
+        if (inData && line !== '.') continue;
+        if (line === '.') inData = false;
+        else if (/^DATA$/i.test(line)) inData = true;
+        answer(c, line);
+      }
+    });
+    c.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return { close: () => server.close() };
+}
+
 export async function runLmtpScenarios(dovecotMail: string): Promise<Record<string, unknown>> {
   const sink = new MemorySink();
   const log = createLogger({ sink, logLevel: 9 });
@@ -91,6 +115,23 @@ export async function runLmtpScenarios(dovecotMail: string): Promise<Record<stri
   out.unsafe = summary(await lmtp.deliver(request('unsafe.test', ['bob@unsafe.test']), to('unsafe.test')));
   out.unsafeConnections = unsafeConnections;
   planted.close();
+
+  // a server that answers the first recipient after the message and then goes away: what came is kept
+  const abrupt = await scriptedPeer('/run/scripted/lmtp', (c, line) => {
+    if (/^LHLO /i.test(line)) c.write('250-scripted\r\n250 PIPELINING\r\n');
+    else if (/^(MAIL|RCPT) /i.test(line)) c.write('250 2.1.0 ok\r\n');
+    else if (/^DATA$/i.test(line)) c.write('354 go ahead\r\n');
+    else if (line === '.') {
+      c.write('250 2.0.0 <first> delivered\r\n');
+      setTimeout(() => c.destroy(), 50);
+    }
+  });
+  out.abrupt = summary(await lmtp.deliver(request('scripted.test', ['first@scripted.test', 'second@scripted.test']), to('scripted.test')));
+  abrupt.close();
+  // a server too busy to talk: 421 at the greeting defers everyone with its reply
+  const busy = await scriptedPeer('/run/scripted/lmtp', () => undefined, '421 4.3.2 Too busy, go away');
+  out.busy = summary(await lmtp.deliver(request('scripted.test', ['first@scripted.test']), to('scripted.test')));
+  busy.close();
 
   out.log = sink.messages();
   out.maildirs = maildirs(dovecotMail);

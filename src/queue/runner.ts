@@ -16,7 +16,7 @@ import type { RemoteRequest, RemoteResult } from '../delivery/remote/types.js';
 import type { Config } from '../config/index.js';
 import type { QueueMatch } from '../msp/cmdline/invocation.js';
 import type { DeliveryStatus } from '../delivery/mailbox/status.js';
-import { bareAddress, localDomains, route } from '../delivery/route.js';
+import { bareAddress, localDomains, route, type Route } from '../delivery/route.js';
 import type { AliasLookup } from '../delivery/aliases/index.js';
 import { RecipientExpansion, withoutBackslash } from './expansion.js';
 import type { BrokerReply, LocalMailerRequest } from '../delivery/broker/protocol.js';
@@ -67,7 +67,7 @@ export interface RunnerDeps {
    * for a recipient routed `where`, or undefined when it is not the mailer's.
    */
   readonly localLmtp?: {
-    readonly mailbox: (address: string, where: ReturnType<typeof route>) => string | undefined;
+    readonly mailbox: (address: string, where: Route) => string | undefined;
     readonly deliver: (request: RemoteRequest) => Promise<RemoteResult>;
   };
   /** the alias look-up (AliasFile); undefined: no aliasing (sendmail -n) */

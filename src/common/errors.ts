@@ -152,6 +152,14 @@ export const ERR = {
   REMOTE_MESSAGE_TOO_BIG: define('REMOTE_MESSAGE_TOO_BIG', EX.UNAVAILABLE, 552, '5.2.3'),
   REMOTE_PROTOCOL_ERROR: define('REMOTE_PROTOCOL_ERROR', EX.PROTOCOL, 554, '5.5.0'),
 
+  // LMTP mailers (src/delivery/lmtp): the Unix socket of an A=FILE mailer, as makeconnection_ds() fails;
+  // the replies themselves are classed as the SMTP client's (REMOTE_*)
+  LMTP_SOCKET_UNSAFE: define('LMTP_SOCKET_UNSAFE', EX.TEMPFAIL, 451, '4.3.5'),
+  LMTP_SOCKET_FAILED: define('LMTP_SOCKET_FAILED', EX.TEMPFAIL, 451, '4.4.1'),
+  // A=TCP $h with no host to put there (the local mailer has none): sendmail's "null destination",
+  // which sendmail bounces as a configuration error; Postern keeps the mail until the file is mended
+  LMTP_NO_DESTINATION: define('LMTP_NO_DESTINATION', EX.CONFIG, 451, '4.3.5'),
+
   // host status (src/delivery/remote/host-status): HostStatusDirectory, hoststat, purgestat
   HOST_STATUS_CACHED: define('HOST_STATUS_CACHED', EX.TEMPFAIL, 451, '4.4.1'),
   HOST_STATUS_CORRUPT: define('HOST_STATUS_CORRUPT', EX.SOFTWARE, 451, '4.3.0'),

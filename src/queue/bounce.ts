@@ -20,8 +20,9 @@ export interface BounceDeps {
   readonly now?: () => number;
 }
 
-/** The SMTP reply a local failure stands for, as sendmail's DSNs quote one. */
+/** The peer's own reply (sendmail's q_rstatus), or the SMTP reply a local failure stands for. */
 function diagnosticOf(o: RecipientOutcome): string {
+  if (o.reply !== undefined) return o.reply;
   const code = o.status.dsn.startsWith('5') ? 550 : 450;
   return `${code} ${o.status.dsn} <${o.recipient.address.replace(/^<|>$/g, '')}>... ${o.status.text}`;
 }

@@ -88,7 +88,8 @@ export function mailqEntries(dir: string, envelopes: readonly Envelope[]): Mailq
 
 function entry(dir: string, e: Envelope, stored: StoredContent): MailqEntry {
   const open = e.recipients.filter((r) => r.state === 'pending' || r.state === 'deferred');
-  const status = e.recipients.find((r) => r.statusText !== undefined)?.statusText;
+  // a recipient still waiting says why; one delivered or returned in the same attempt does not
+  const status = (open.find((r) => r.statusText !== undefined) ?? e.recipients.find((r) => r.statusText !== undefined))?.statusText;
   return {
     id: e.id,
     bodySize: bodySize(dir, e.id, stored),

@@ -55,9 +55,16 @@ try {
   // loaded here, not at the top: nodemailer belongs to the runner only
   const remote = await import('../delivery/remote/index.js');
   const remoteOptions = remote.remoteOptionsFromConfig(config, identity, (problem) => logger.warning(0, NOQID, problem));
+  // LMTP mailers: mailertable entries that name one, and the local mailer when it is one
+  const lmtp = (await import('../delivery/lmtp/index.js')).lmtpFromConfig(config, remoteOptions, logger);
+  const localLmtp = lmtp.localMailbox === undefined ? undefined : { mailbox: lmtp.localMailbox, deliver: lmtp.deliverLocal };
   const runner = new QueueRunner({
     aliases: (name) => aliases.lookup(name),
-    deliverRemote: (request) => remote.deliverRemote(request, { options: remoteOptions, log: logger }),
+    deliverRemote: (request) => {
+      const destination = lmtp.forDomain(request.domain);
+      return destination !== undefined ? lmtp.deliver(request, destination) : remote.deliverRemote(request, { options: remoteOptions, log: logger });
+    },
+    ...(localLmtp !== undefined ? { localLmtp } : {}),
     remoteLogFields: remote.deliveryLogFields,
     queue,
     config,

@@ -16,7 +16,7 @@ import type { RemoteRequest, RemoteResult } from '../delivery/remote/types.js';
 import type { Config } from '../config/index.js';
 import type { QueueMatch } from '../msp/cmdline/invocation.js';
 import type { DeliveryStatus } from '../delivery/mailbox/status.js';
-import { bareAddress, localDomains, route } from '../delivery/route.js';
+import { bareAddress, localDomains, route, type Route } from '../delivery/route.js';
 import type { AliasLookup } from '../delivery/aliases/index.js';
 import { RecipientExpansion, withoutBackslash } from './expansion.js';
 import type { BrokerReply, LocalMailerRequest } from '../delivery/broker/protocol.js';
@@ -38,6 +38,8 @@ export interface RecipientOutcome {
   readonly recipient: Recipient;
   readonly index: number;
   readonly status: DeliveryStatus;
+  /** the peer's own reply, when a mailer that speaks SMTP or LMTP gave one (the DSN quotes it) */
+  readonly reply?: string;
 }
 
 export interface RunnerDeps {
@@ -58,6 +60,16 @@ export interface RunnerDeps {
   readonly deliverRemote?: (request: RemoteRequest) => Promise<RemoteResult>;
   /** the to= line's fields of a remote result (mailer, relay, dsn, reply, stat) */
   readonly remoteLogFields?: (result: RemoteResult, r: RemoteResult['recipients'][number]) => Partial<DeliveryLogInput>;
+  /**
+   * Mailboxes through the local mailer when it speaks LMTP (Mlocal with
+   * P=[IPC] and F=z, src/delivery/lmtp): all of a message's mailboxes in one
+   * transaction, instead of the broker.  `mailbox` gives the RCPT address
+   * for a recipient routed `where`, or undefined when it is not the mailer's.
+   */
+  readonly localLmtp?: {
+    readonly mailbox: (address: string, where: Route) => string | undefined;
+    readonly deliver: (request: RemoteRequest) => Promise<RemoteResult>;
+  };
   /** the alias look-up (AliasFile); undefined: no aliasing (sendmail -n) */
   readonly aliases?: AliasLookup;
   /** .forward, :include:, |program and /file, by the broker; undefined: those wait, as before they existed */
@@ -185,29 +197,38 @@ export class QueueRunner {
       status.status === 'deferred' && expired
         ? { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' }
         : status;
-    // remote recipients go together, one delivery per domain, as sendmail groups them by host
-    const byDomain = new Map<string, Array<{ index: number; recipient: Recipient }>>();
+    // remote recipients go together, one delivery per domain, as sendmail groups them by host;
+    // mailboxes too when the local mailer speaks LMTP
+    const byDomain = new Map<string, Array<{ index: number; recipient: Recipient; address: string }>>();
+    const mailboxes: Array<{ index: number; recipient: Recipient; address: string }> = [];
     for (const [index, recipient] of envelope.recipients.entries()) {
       if (recipient.state !== 'pending' && recipient.state !== 'deferred') continue;
       const where = forced.has(index) ? undefined : route(recipient.address, this.local);
       if (where?.kind === 'remote' && this.deps.deliverRemote !== undefined) {
         const list = byDomain.get(where.domain) ?? [];
-        list.push({ index, recipient });
+        list.push({ index, recipient, address: bareAddress(recipient.address) });
         byDomain.set(where.domain, list);
+        continue;
+      }
+      const mailbox = forced.has(index) ? undefined : this.lmtpMailbox(recipient);
+      if (mailbox !== undefined) {
+        mailboxes.push({ index, recipient, address: mailbox });
         continue;
       }
       const status = expire(forced.get(index) ?? (await this.attempt(envelope, recipient)));
       outcomes.push({ recipient, index, status });
       this.logAttempt(envelope, recipient, status, start);
     }
-    for (const [domain, list] of byDomain) {
-      const result = await this.deps.deliverRemote!({
+    const transactions = [...byDomain].map(([domain, list]) => ({ domain, list, send: this.deps.deliverRemote!, local: false }));
+    if (mailboxes.length > 0) transactions.push({ domain: '', list: mailboxes, send: this.deps.localLmtp!.deliver, local: true });
+    for (const { domain, list, send, local } of transactions) {
+      const result = await send({
         queueId: envelope.id,
         sender: envelope.sender,
         domain,
-        recipients: list.map(({ index, recipient }) => ({
+        recipients: list.map(({ index, recipient, address }) => ({
           index,
-          address: bareAddress(recipient.address),
+          address,
           ...(recipient.notify !== undefined ? { notify: recipient.notify } : {}),
           ...(recipient.orcpt !== undefined ? { orcpt: recipient.orcpt } : {}),
         })),
@@ -220,9 +241,9 @@ export class QueueRunner {
       for (const r of result.recipients) {
         const recipient = envelope.recipients[r.index]!;
         const status = expire(r.status);
-        outcomes.push({ recipient, index: r.index, status });
+        outcomes.push({ recipient, index: r.index, status, ...(r.reply !== undefined ? { reply: r.reply } : {}) });
         this.deps.log.logDelivery(envelope.id, {
-          to: [`<${bareAddress(recipient.address)}>`],
+          to: [local ? localTo(recipient.address) : `<${bareAddress(recipient.address)}>`],
           ...this.ctladdr(envelope),
           queuedAt: envelope.arrival,
           transactionStart: start,
@@ -260,6 +281,13 @@ export class QueueRunner {
     if (stillOpen) return false;
     await this.deps.queue.remove(envelope.id);
     return true;
+  }
+
+  /** The RCPT address of a mailbox the local LMTP mailer takes, if there is one. */
+  private lmtpMailbox(recipient: Recipient): string | undefined {
+    if (this.deps.localLmtp === undefined) return undefined;
+    const address = withoutBackslash(recipient.address);
+    return this.deps.localLmtp.mailbox(address, route(address, this.local));
   }
 
   private async attempt(envelope: Envelope, recipient: Recipient): Promise<DeliveryStatus> {
@@ -321,7 +349,7 @@ export class QueueRunner {
     // programs and files: the identity they ran as is the controlling user (sendmail's ctladdr=)
     const ran = (status as { ctladdr?: { name: string; uid: number; gid: number } }).ctladdr;
     this.deps.log.logDelivery(envelope.id, {
-      to: [kind === 'program' ? `"${bare}"` : bare.includes('@') ? `<${bare}>` : bare],
+      to: [kind === 'program' ? `"${bare}"` : localTo(recipient.address)],
       ...(ran !== undefined ? { ctladdr: { paddr: ran.name, uid: ran.uid, gid: ran.gid } } : this.ctladdr(envelope)),
       queuedAt: envelope.arrival,
       transactionStart: start,
@@ -332,6 +360,12 @@ export class QueueRunner {
       status: stat,
     });
   }
+}
+
+/** to= for a local recipient: `bob` as given, `<bob@host>` with its domain */
+function localTo(address: string): string {
+  const bare = bareAddress(address);
+  return bare.includes('@') ? `<${bare}>` : bare;
 }
 
 function describeAge(ms: number): string {

@@ -43,7 +43,7 @@ export function mailertableEntry(table: KeyLookup, domain: string): string | und
 }
 
 /** Splits `host1:[host2]:[IPv6:2001:db8::1]` at the colons outside brackets. */
-function splitHosts(list: string): string[] {
+export function splitHosts(list: string): string[] {
   const hosts: string[] = [];
   let depth = 0;
   let current = '';
@@ -59,7 +59,7 @@ function splitHosts(list: string): string[] {
   return hosts.map((h) => h.trim()).filter((h) => h !== '');
 }
 
-function hostSpec(written: string): HostSpec {
+export function hostSpec(written: string): HostSpec {
   return written.startsWith('[') && written.endsWith(']') ? { name: written, mx: false } : { name: written.replace(/\.$/, ''), mx: true };
 }
 

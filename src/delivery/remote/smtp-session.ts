@@ -5,12 +5,15 @@
  * parameters per recipient.  Several messages may go over one session
  * (reset() between them).
  *
- * Two of SMTPConnection's internals are used, each checked by a test with a
+ * Three of SMTPConnection's internals are used, each checked by a test with a
  * real peer: `_supportedExtensions` (what EHLO offered, needed before the
- * message is chosen: 8-bit or converted) and `_getDsnRcptToArgs` (replaced:
+ * message is chosen: 8-bit or converted), `_getDsnRcptToArgs` (replaced:
  * nodemailer sends the same NOTIFY and ORCPT for every recipient, sendmail
- * sends each recipient's own).
+ * sends each recipient's own) and, for LMTP (src/delivery/lmtp),
+ * `_actionLMTPStream` (watched: nodemailer hands back only the last of the
+ * per-recipient replies to the end of the message).
  */
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -64,6 +67,7 @@ interface Internals {
   _supportedExtensions?: unknown;
   _recipientQueue?: unknown;
   _getDsnRcptToArgs?: () => string;
+  _actionLMTPStream?: (recipient: string, final: boolean, reply: string, callback: unknown) => void;
   _socket?: unknown;
   secure?: boolean;
 }
@@ -91,6 +95,8 @@ export class SmtpSession {
   private broken = false;
   lastUsed = Date.now();
   messages = 0;
+  /** LMTP: the reply to the end of the message for each accepted recipient of the last send(), in order. */
+  readonly lmtpReplies = new Map<string, string>();
 
   private constructor(
     private readonly connection: SMTPConnection,
@@ -107,10 +113,15 @@ export class SmtpSession {
       this.broken = true;
     });
     this.installDsnParameters();
+    this.watchLmtpReplies();
   }
 
-  /** Connects, reads the greeting, says EHLO and (when offered) STARTTLS. */
-  static open(target: SessionTarget, options: RemoteOptions, opts: { ignoreTLS?: boolean } = {}): Promise<SmtpSession> {
+  /**
+   * Connects, reads the greeting, says EHLO and (when offered) STARTTLS.
+   * `lmtp`: LHLO instead, and one reply per recipient after the message;
+   * `connection`: a socket already connected (a Unix socket) to talk over.
+   */
+  static open(target: SessionTarget, options: RemoteOptions, opts: { ignoreTLS?: boolean; lmtp?: boolean; connection?: Socket } = {}): Promise<SmtpSession> {
     const transcript: string[] = [];
     const t = options.timeouts;
     const ms = (s: number) => s * 1000;
@@ -121,6 +132,8 @@ export class SmtpSession {
       name: options.heloName,
       opportunisticTLS: true,
       ignoreTLS: opts.ignoreTLS ?? false,
+      lmtp: opts.lmtp ?? false,
+      ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
       // verified, not enforced: the outcome is logged as sendmail's verify=
       tls: { rejectUnauthorized: false, ...(options.caCertificates !== undefined ? { ca: options.caCertificates } : {}) },
       // 0 is "the kernel's connect timeout" in sendmail; Linux gives up after about two minutes
@@ -185,8 +198,20 @@ export class SmtpSession {
     };
   }
 
+  /** Keeps each LMTP reply to the end of the message under its recipient, then lets nodemailer have it. */
+  private watchLmtpReplies(): void {
+    const internals = this.connection as unknown as Internals;
+    const original = internals._actionLMTPStream;
+    if (typeof original !== 'function') return;
+    internals._actionLMTPStream = (recipient, final, reply, callback) => {
+      this.lmtpReplies.set(recipient, reply);
+      original.call(this.connection, recipient, final, reply, callback);
+    };
+  }
+
   send(envelope: SessionEnvelope, message: Readable | Buffer): Promise<SendOutcome> {
     this.recipientsByAddress = new Map(envelope.recipients.map((r) => [r.address, r]));
+    this.lmtpReplies.clear();
     this.messages++;
     const dsn = envelope.ret !== undefined || envelope.envid !== undefined
       ? { ...(envelope.ret !== undefined ? { ret: envelope.ret.toUpperCase() } : {}), ...(envelope.envid !== undefined ? { envid: decodeXtext(envelope.envid) } : {}) }

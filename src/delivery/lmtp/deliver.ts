@@ -1,0 +1,305 @@
+/**
+ * deliverLmtp(): one message to the recipients an LMTP mailer takes, in
+ * transactions of at most r= recipients each.  LHLO, MAIL, one RCPT per
+ * recipient, DATA, and then one reply per accepted recipient, each kept as
+ * that recipient's own outcome: a 2xx is delivered, a 4xx deferred, a 5xx
+ * bounced with its enhanced status, as sendmail's smtpgetstat() reads them.
+ *
+ * The session is remote delivery's (SmtpSession, on nodemailer's
+ * SMTPConnection with `lmtp: true`); what differs is where it connects (a
+ * Unix socket or the mailer's own port), that a mail loop is not looked
+ * for, and how the replies are read.  The results have remote delivery's
+ * shape, so the queue runner logs and returns them the same way.
+ */
+import { userInfo } from 'node:os';
+import type { Readable } from 'node:stream';
+import { ERR } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { failed, type DeliveryStatus } from '../mailbox/status.js';
+import { convertTo7bit } from '../remote/eight-bit.js';
+import { cachedFailure, connectionRecord, lookupRecord, refusalRecord, transactionRecord } from '../remote/host-status/outcomes.js';
+import type { HostStatusRecord } from '../remote/host-status/record.js';
+import { HostStatusStore } from '../remote/host-status/store.js';
+import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from '../remote/mx.js';
+import { connectionFailure, failureFromReply, parseReply } from '../remote/replies.js';
+import { SessionOpenError, SmtpSession, type SendOutcome } from '../remote/smtp-session.js';
+import type { DnsResolver, RecipientResult, RelayInfo, RemoteOptions, RemoteRecipient, RemoteRequest, RemoteResult } from '../remote/types.js';
+import type { LmtpDestination } from './routing.js';
+import { lmtpHost } from './routing.js';
+import { connectUnixSocket, UNIX_SOCKET_HOST, type SocketSafety } from './socket.js';
+
+export interface LmtpDeps {
+  /** Remote delivery's settings: $j for LHLO, Timeout.*, EightBitMode, CACertFile, HostStatusDirectory... */
+  readonly options: RemoteOptions;
+  /** Timeout.lhlo, seconds (LHLO's own, where SMTP has Timeout.helo). */
+  readonly lhloTimeout: number;
+  /** The secure-file rules a Unix socket is judged by. */
+  readonly socketSafety: SocketSafety;
+  readonly resolver?: DnsResolver;
+  /** SYSERRs go here. */
+  readonly log?: Logger;
+  readonly random?: () => number;
+}
+
+type Failure = { readonly status: DeliveryStatus; readonly relay: RelayInfo; readonly reply?: string };
+
+function everyone(recipients: readonly RemoteRecipient[], f: Failure): RecipientResult[] {
+  return recipients.map((r) => ({ index: r.index, status: f.status, relay: f.relay, ...(f.reply !== undefined ? { reply: f.reply } : {}) }));
+}
+
+function syserr(deps: LmtpDeps, queueId: string, text: string): void {
+  let who = String(process.getuid?.() ?? '');
+  try {
+    who = userInfo().username;
+  } catch {
+    // no passwd entry: the uid will do
+  }
+  deps.log?.log(0, 'crit', queueId, `SYSERR(${who}): ${text}`);
+}
+
+/** The session settings for an LMTP peer: LHLO gets Timeout.lhlo, the port is the mailer's. */
+function sessionOptions(deps: LmtpDeps, port: number): RemoteOptions {
+  return { ...deps.options, port, timeouts: { ...deps.options.timeouts, helo: deps.lhloTimeout } };
+}
+
+/** Why a session could not be opened, for every recipient of it. */
+function openFailure(e: unknown, relay: RelayInfo): Failure & { record: HostStatusRecord } {
+  const parsed = e instanceof SessionOpenError && e.reply !== undefined ? parseReply(e.reply) : undefined;
+  if (parsed !== undefined) {
+    const status = failureFromReply(parsed, 'greeting');
+    return { status, relay, reply: parsed.line, record: refusalRecord(status, parsed.line) };
+  }
+  const error = e instanceof SessionOpenError ? e.original : e;
+  const status = connectionFailure(error, relay.host);
+  return { status, relay, record: connectionRecord(error, status.dsn) };
+}
+
+/**
+ * One recipient's reply to the end of the message: 2xx `Sent`, 4xx
+ * deferred with the whole reply, 5xx `Service unavailable (its text)`, as
+ * sendmail logs an LMTP mailer's per-recipient replies.
+ */
+export function statusFromFinalReply(reply: string): { status: DeliveryStatus; reply?: string } {
+  const parsed = parseReply(reply);
+  if (parsed === undefined) return { status: failed(ERR.REMOTE_PROTOCOL_ERROR, 'Remote protocol error'), reply };
+  if (parsed.code >= 200 && parsed.code < 300) return { status: { status: 'sent', dsn: parsed.enhanced?.startsWith('2') ? parsed.enhanced : '2.0.0', text: 'Sent' } };
+  const status = failureFromReply(parsed, 'eom');
+  if (status.status === 'bounced' && parsed.code >= 500 && parsed.text.trim() !== '') return { status: { ...status, text: `${status.text} (${parsed.text.trim()})` }, reply: parsed.line };
+  return { status, reply: parsed.line };
+}
+
+/** Each recipient's outcome from one transaction. */
+function transactionResults(recipients: readonly RemoteRecipient[], outcome: SendOutcome, finals: ReadonlyMap<string, string>, relay: RelayInfo, relayedWithoutDsn: boolean): RecipientResult[] {
+  return recipients.map((r) => {
+    let result: { status: DeliveryStatus; reply?: string };
+    const final = finals.get(r.address);
+    const refused = outcome.kind === 'broken' ? undefined : outcome.rejected.get(r.address);
+    if (final !== undefined) result = statusFromFinalReply(final);
+    else if (refused !== undefined) {
+      const parsed = parseReply(refused);
+      result = parsed !== undefined ? { status: failureFromReply(parsed, 'rcpt'), reply: parsed.line } : { status: failed(ERR.REMOTE_PROTOCOL_ERROR, 'Remote protocol error'), reply: refused };
+    } else if (outcome.kind === 'broken') {
+      // the replies that had come are kept; the rest never will
+      result = { status: connectionFailure(outcome.error, relay.host) };
+    } else if (outcome.kind === 'failed') {
+      const parsed = parseReply(outcome.reply);
+      result = parsed !== undefined ? { status: failureFromReply(parsed, outcome.phase), reply: parsed.line } : { status: failed(ERR.REMOTE_PROTOCOL_ERROR, 'Remote protocol error'), reply: outcome.reply };
+    } else {
+      // accepted, and no reply of its own was seen: nodemailer's last reply stands for it
+      result = statusFromFinalReply(outcome.final);
+    }
+    const relayed = relayedWithoutDsn && result.status.status === 'sent' && r.notify?.success === true;
+    return { index: r.index, status: result.status, relay, ...(result.reply !== undefined ? { reply: result.reply } : {}), ...(relayed ? { relayedWithoutDsn: true } : {}) };
+  });
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+interface Transaction {
+  readonly results: RecipientResult[];
+  readonly transcript: string[];
+  /** What the transaction says about a TCP host, for HostStatusDirectory. */
+  readonly record: HostStatusRecord;
+}
+
+/** MAIL, RCPT..., DATA and the replies, on an open session, which is closed afterwards. */
+async function transact(session: SmtpSession, request: RemoteRequest, recipients: readonly RemoteRecipient[], relay: RelayInfo, deps: LmtpDeps, finalDelivery: boolean): Promise<Transaction> {
+  const extensions = session.extensions();
+  const peer8bit = extensions?.has('8BITMIME') ?? false;
+  let message: Readable | Buffer = request.content();
+  let size = request.size;
+  try {
+    if (!peer8bit) {
+      const whole = await readAll(message);
+      const conversion = convertTo7bit(whole, deps.options.eightBitMode, deps.options.defaultCharset);
+      if (conversion.kind === 'refused') {
+        const status = failed(ERR.REMOTE_8BIT_TO_7BIT, 'Cannot send 8-bit data to 7-bit destination');
+        const reply = '554 5.6.3 Cannot send 8-bit data to 7-bit destination';
+        return { results: everyone(recipients, { status, relay, reply }), transcript: [], record: transactionRecord({ dsn: status.dsn }) };
+      }
+      message = conversion.kind === 'converted' ? conversion.message : whole;
+      size = message.length;
+    }
+    // one RCPT per address: the replies are matched to recipients by it
+    const unique = [...new Map(recipients.map((r) => [r.address, r])).values()];
+    const outcome = await session.send(
+      {
+        from: request.sender,
+        recipients: unique.map((r) => ({ address: r.address, ...(r.notify ? { notify: r.notify } : {}), ...(r.orcpt ? { orcpt: r.orcpt } : {}) })),
+        size,
+        eightBit: peer8bit && request.bodyType === '8BITMIME',
+        ...(request.ret !== undefined ? { ret: request.ret } : {}),
+        ...(request.envid !== undefined ? { envid: request.envid } : {}),
+      },
+      message,
+    );
+    const finals = new Map(session.lmtpReplies);
+    const relayed = !finalDelivery && !(extensions?.has('DSN') ?? false);
+    const results = transactionResults(recipients, outcome, finals, relay, relayed);
+    // a session carries one transaction: its whole dialogue, greeting and LHLO included
+    const transcript = session.transcript.slice();
+    if (outcome.kind === 'broken') return { results, transcript, record: connectionRecord(outcome.error, connectionFailure(outcome.error, relay.host).dsn) };
+    // per-recipient replies never keep a host away (sendmail's EX_NOTSTICKY); a refused MAIL or DATA may
+    const last = outcome.kind === 'failed' && outcome.phase !== 'rcpt' ? { reply: outcome.reply, dsn: results[0]?.status.dsn ?? '5.0.0', phase: outcome.phase } : { reply: [...finals.values()].pop() ?? (outcome.kind === 'sent' ? outcome.final : outcome.reply), dsn: results[results.length - 1]?.status.dsn ?? '2.0.0' };
+    return { results, transcript, record: transactionRecord(last) };
+  } finally {
+    if (typeof (message as Readable).destroy === 'function') (message as Readable).destroy();
+    session.quit();
+  }
+}
+
+/** Over the mailer's Unix socket: relay= is `localhost`, as sendmail names it. */
+async function overUnixSocket(path: string, request: RemoteRequest, recipients: readonly RemoteRecipient[], deps: LmtpDeps, finalDelivery: boolean): Promise<{ results: RecipientResult[]; transcript: string[] }> {
+  const relay: RelayInfo = { host: UNIX_SOCKET_HOST };
+  const connected = await connectUnixSocket(path, deps.socketSafety, deps.options.timeouts.connect);
+  if (!connected.ok) {
+    syserr(deps, request.queueId, connected.syserr);
+    return { results: everyone(recipients, { status: connected.status, relay }), transcript: [] };
+  }
+  let session: SmtpSession;
+  try {
+    session = await SmtpSession.open({ address: UNIX_SOCKET_HOST, relay: UNIX_SOCKET_HOST }, sessionOptions(deps, 0), { lmtp: true, connection: connected.socket, ignoreTLS: true });
+  } catch (e) {
+    connected.socket.destroy();
+    return { results: everyone(recipients, openFailure(e, relay)), transcript: ((e as { transcript?: string[] }).transcript ?? []).slice() };
+  }
+  const { results, transcript } = await transact(session, request, recipients, relay, deps, finalDelivery);
+  return { results, transcript };
+}
+
+async function addressesOf(target: Target, resolver: DnsResolver): Promise<string[] | DeliveryStatus> {
+  if (target.literal !== undefined) return [target.literal];
+  const name = target.name!;
+  try {
+    const found = await resolver.lookupAddresses(name);
+    return found.length > 0 ? found : hostUnknown(name);
+  } catch (e) {
+    return isTemporaryDnsError(e) ? dnsTemporaryFailure(name) : hostUnknown(name);
+  }
+}
+
+/**
+ * Over TCP: the hosts in order (MX records unless bracketed or F=0), each
+ * address in turn until one holds a transaction, as remote delivery tries
+ * them, with the same host status.
+ */
+async function overTcp(
+  destination: LmtpDestination,
+  port: number,
+  request: RemoteRequest,
+  recipients: readonly RemoteRecipient[],
+  deps: LmtpDeps,
+  finalDelivery: boolean,
+): Promise<{ results: RecipientResult[]; transcript: string[] }> {
+  const { mailer } = destination;
+  const written = mailer.endpoint.kind === 'tcp' ? mailer.endpoint.host : null;
+  const hosts = written !== null ? [lmtpHost(written, mailer.noMx)] : destination.hosts;
+  if (hosts.length === 0) {
+    syserr(deps, request.queueId, `null destination for ${mailer.name} mailer`);
+    const status = failed(ERR.LMTP_NO_DESTINATION, 'Local configuration error');
+    return { results: everyone(recipients, { status, relay: { host: request.domain || mailer.name } }), transcript: [] };
+  }
+  const resolver = deps.resolver ?? systemResolver();
+  const list = await resolveTargets(hosts, resolver, {
+    localNames: deps.options.localNames,
+    heloName: deps.options.heloName,
+    tryNullMxList: deps.options.tryNullMxList ?? false,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  if (!list.ok) {
+    if (list.syserr !== undefined) syserr(deps, request.queueId, list.syserr);
+    return { results: everyone(recipients, { status: list.status, relay: { host: list.relay ?? request.domain }, ...(list.reply ? { reply: list.reply } : {}) }), transcript: [] };
+  }
+  const settings = deps.options.hostStatus;
+  const store = settings && !mailer.ignoresHostStatus ? new HostStatusStore(settings) : undefined;
+  const record = async (target: Target, r: HostStatusRecord | undefined) => {
+    if (store === undefined || r === undefined) return;
+    const key = target.name ?? target.relay;
+    await store.write(key, r).catch((e: unknown) => syserr(deps, request.queueId, `mci_store_persistent: cannot write host status for ${key} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`));
+  };
+  let transcript: string[] = [];
+  let lastTemporary: Failure | undefined;
+  let lastFailure: Failure | undefined;
+  const note = (f: Failure) => {
+    lastFailure = f;
+    if (f.status.status === 'deferred') lastTemporary = f;
+  };
+  for (const target of list.targets) {
+    const down = await store?.blocking(target.name ?? target.relay);
+    if (down !== undefined) {
+      const { status, reply } = cachedFailure(down, target);
+      note({ status, relay: { host: target.relay }, ...(reply !== undefined ? { reply } : {}) });
+      continue;
+    }
+    const addresses = await addressesOf(target, resolver);
+    if (!Array.isArray(addresses)) {
+      note({ status: addresses, relay: { host: target.relay } });
+      await record(target, lookupRecord(addresses.status === 'deferred'));
+      continue;
+    }
+    let hostRecord: HostStatusRecord | undefined;
+    for (const address of addresses) {
+      const relay: RelayInfo = { host: target.relay, address };
+      let session: SmtpSession;
+      try {
+        session = await SmtpSession.open({ address, relay: target.relay, ...(target.name !== undefined ? { servername: target.name } : {}) }, sessionOptions(deps, port), { lmtp: true });
+      } catch (e) {
+        const f = openFailure(e, relay);
+        transcript = ((e as { transcript?: string[] }).transcript ?? []).slice();
+        hostRecord = f.record;
+        note(f);
+        continue;
+      }
+      const done = await transact(session, request, recipients, relay, deps, finalDelivery);
+      await record(target, done.record);
+      return { results: done.results, transcript: done.transcript };
+    }
+    await record(target, hostRecord);
+  }
+  const final = lastTemporary ?? lastFailure ?? { status: failed(ERR.REMOTE_HOST_UNKNOWN, 'Host unknown (no host to try)'), relay: { host: request.domain } };
+  return { results: everyone(recipients, final), transcript };
+}
+
+/**
+ * Delivers `request` through the LMTP mailer of `destination`.  `mailer=`
+ * of the to= lines is the mailer's name (`local` for the local mailer).
+ */
+export async function deliverLmtp(request: RemoteRequest, destination: LmtpDestination, deps: LmtpDeps): Promise<RemoteResult> {
+  const { mailer } = destination;
+  const results: RecipientResult[] = [];
+  const transcript: string[] = [];
+  for (let i = 0; i < request.recipients.length; i += mailer.maxRecipients) {
+    const chunk = request.recipients.slice(i, i + mailer.maxRecipients);
+    const done =
+      mailer.endpoint.kind === 'unix'
+        ? await overUnixSocket(mailer.endpoint.path, request, chunk, deps, mailer.local)
+        : await overTcp(destination, mailer.endpoint.port, request, chunk, deps, mailer.local);
+    results.push(...done.results);
+    transcript.push(...done.transcript);
+  }
+  return { recipients: results, mailer: mailer.name, transcript };
+}

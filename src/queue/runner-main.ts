@@ -14,7 +14,7 @@ import { ownCredentials, privilegeProblem } from '../mta/unprivileged.js';
 import { native } from '../privsep/native.js';
 import { openQueue } from './index.js';
 import { openAliases } from '../delivery/aliases/index.js';
-import { returnToSender, warnOfDelay } from './bounce.js';
+import { reportRelayed, returnToSender, warnOfDelay } from './bounce.js';
 import { QueueRunner, type QueueSelection } from './runner.js';
 
 export interface RunnerStart {
@@ -65,7 +65,8 @@ try {
     log: logger,
     deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }),
     localMailer: (r) => requestLocalMailer(start.brokerSocket, r),
-    returnToSender: (envelope, failed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed),
+    returnToSender: (envelope, failed, relayed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed, relayed),
+    reportRelayed: (envelope, relayed) => reportRelayed({ queue, config, identity, log: logger }, envelope, relayed),
     warnOfDelay: (envelope) => warnOfDelay({ queue, config, identity, log: logger }, envelope),
   });
   await report({ type: 'ready' });

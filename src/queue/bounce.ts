@@ -52,7 +52,9 @@ export async function returnToSender(deps: BounceDeps, envelope: Envelope, faile
     index: o.index,
     action: 'failed',
     status: o.status.dsn,
-    diagnostic: diagnosticOf(o),
+    // a remote server's own words when it gave some, as sendmail's q_rstatus
+    diagnostic: o.reply ?? diagnosticOf(o),
+    ...(o.remoteMta !== undefined ? { remoteMta: o.remoteMta } : {}),
     lastAttempt: now,
   }));
   outcomes.push(...relayed.map((o) => relayedOutcome(o, now)));

@@ -38,12 +38,14 @@ export interface RecipientOutcome {
   readonly recipient: Recipient;
   readonly index: number;
   readonly status: DeliveryStatus;
+  /** Remote delivery: the host talked to, as relay= names it (the report's Remote-MTA). */
+  readonly remoteMta?: string;
+  /** Remote delivery: the server's reply that failed it (the report's Diagnostic-Code). */
+  readonly reply?: string;
 }
 
 /** A recipient that asked for NOTIFY=SUCCESS and was handed to a peer without DSN: owed a "relayed" notice. */
 export interface RelayedOutcome extends RecipientOutcome {
-  /** The host that took it, as relay= names it. */
-  readonly remoteMta?: string;
   /** The reply that took it. */
   readonly diagnostic?: string;
 }
@@ -235,10 +237,11 @@ export class QueueRunner {
       for (const r of result.recipients) {
         const recipient = envelope.recipients[r.index]!;
         const status = expire(r.status);
-        outcomes.push({ recipient, index: r.index, status });
+        const remoteMta = r.relay !== undefined ? { remoteMta: r.relay.host } : {};
+        outcomes.push({ recipient, index: r.index, status, ...remoteMta, ...(r.reply !== undefined ? { reply: r.reply } : {}) });
         // sendmail's QRELAYED: only for recipients as the envelope gave them, not alias expansions
         if (r.relayedWithoutDsn === true && status.status === 'sent' && recipient.parent === undefined) {
-          relayed.push({ recipient, index: r.index, status, ...(r.relay !== undefined ? { remoteMta: r.relay.host } : {}), ...(r.acceptedReply !== undefined ? { diagnostic: r.acceptedReply } : {}) });
+          relayed.push({ recipient, index: r.index, status, ...remoteMta, ...(r.acceptedReply !== undefined ? { diagnostic: r.acceptedReply } : {}) });
         }
         this.deps.log.logDelivery(envelope.id, {
           to: [`<${bareAddress(recipient.address)}>`],

@@ -7,7 +7,7 @@
  * SASL mechanism and its dialogues, and the mailers' ports.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,7 +16,8 @@ import { parseAuthInfo } from '../../src/delivery/remote/authinfo.js';
 import { authenticate, chooseMechanisms, type ServerReply } from '../../src/delivery/remote/client-auth.js';
 import { mailerPorts } from '../../src/delivery/remote/options.js';
 import { accessLookup, exactLookup } from '../../src/delivery/remote/server-lookup.js';
-import { serverPolicy } from '../../src/delivery/remote/server-policy.js';
+import { serverPolicy, serverPolicyFromConfig } from '../../src/delivery/remote/server-policy.js';
+import { buildMap } from '../../src/maps/index.js';
 import { mayTryTls, parseTlsRequirement, tlsRefusal } from '../../src/delivery/remote/tls-policy.js';
 import { repoRoot } from '../helpers/peers.js';
 
@@ -164,6 +165,27 @@ test('a mailer\'s port from its A= (A=TCP $h 587), as RELAY_MAILER_ARGS sets it'
     writeFileSync(join(dir, 'sendmail.cf'), cf);
     const ports = mailerPorts(loadConfig(join(dir, 'sendmail.cf')).config);
     assert.deepEqual([...ports], [['relay', 587]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sendmail.cf\'s Kauthinfo map: looked up exactly, and a warning when everyone may read it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-authinfo-'));
+  try {
+    const map = join(dir, 'authinfo');
+    buildMap(map, { type: 'hash', mode: 0o644 }, (w) => w.put('authinfo:smtp.example.net', '"U:a" "P:1"', 'replace'));
+    const cf = readFileSync(join(repoRoot, 'conf/sendmail.cf'), 'utf8').replace(/^(Kaccess .*)$/m, `$1\nKauthinfo hash -o ${map}`);
+    writeFileSync(join(dir, 'sendmail.cf'), cf);
+    const config = loadConfig(join(dir, 'sendmail.cf')).config;
+    const problems: string[] = [];
+    const policy = serverPolicyFromConfig(config, (p) => problems.push(p));
+    assert.deepEqual(policy?.authInfo({ name: 'smtp.example.net', address: '192.0.2.7' }), { found: true, info: { user: 'a', authid: 'a', password: '1' } });
+    assert.deepEqual(problems, [`authinfo map ${map}.db is readable by everyone, and it holds passwords: make it mode 0640, group RunAsUser's`]);
+    chmodSync(`${map}.db`, 0o640);
+    problems.length = 0;
+    serverPolicyFromConfig(config, (p) => problems.push(p));
+    assert.deepEqual(problems, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 /**
  * Telling the sender: what failed for good (returned mail), what has waited
- * Timeout.queuewarn (a delay warning), as RFC 3464 notifications made by
+ * Timeout.queuewarn (a delay warning), what was relayed to a peer that
+ * cannot report further (NOTIFY=SUCCESS without DSN), as RFC 3464 notifications made by
  * dsn/ and queued like any message, durably, before the original's state
  * moves on.  Each resolves with the number of notices queued.
  */
@@ -10,7 +11,7 @@ import type { Config } from '../config/index.js';
 import { dueWarnings, makeNotices, noticeSettings, queueLifetime, timeoutClassOf, type NoticeInput, type RecipientOutcome as ReportedOutcome } from './dsn/index.js';
 import type { Envelope } from './envelope.js';
 import type { MessageQueue } from './index.js';
-import type { RecipientOutcome } from './runner.js';
+import type { RecipientOutcome, RelayedOutcome } from './runner.js';
 
 export interface BounceDeps {
   readonly queue: MessageQueue;
@@ -27,7 +28,7 @@ function diagnosticOf(o: RecipientOutcome): string {
   return `${code} ${o.status.dsn} <${o.recipient.address.replace(/^<|>$/g, '')}>... ${o.status.text}`;
 }
 
-async function queueNotices(deps: BounceDeps, input: NoticeInput): Promise<number> {
+export async function queueNotices(deps: BounceDeps, input: NoticeInput): Promise<number> {
   const now = deps.now?.() ?? Date.now();
   const notices = await makeNotices(input, noticeSettings(deps.config, deps.identity), {
     assignId: () => deps.queue.assignId(),
@@ -41,21 +42,55 @@ async function queueNotices(deps: BounceDeps, input: NoticeInput): Promise<numbe
   return notices.length;
 }
 
-/** Returned mail for the recipients that failed for good (or whose time ran out). */
-export async function returnToSender(deps: BounceDeps, envelope: Envelope, failed: readonly RecipientOutcome[]): Promise<number> {
+/**
+ * Returned mail for the recipients that failed for good (or whose time ran
+ * out); recipients relayed to a peer without DSN in the same attempt are
+ * reported in it too, as sendmail's one report per attempt does.
+ */
+export async function returnToSender(deps: BounceDeps, envelope: Envelope, failed: readonly RecipientOutcome[], relayed: readonly RelayedOutcome[] = []): Promise<number> {
   const now = deps.now?.() ?? Date.now();
   const outcomes: ReportedOutcome[] = failed.map((o) => ({
     index: o.index,
     action: 'failed',
     status: o.status.dsn,
-    diagnostic: diagnosticOf(o),
+    // a remote server's own words when it gave some, as sendmail's q_rstatus
+    diagnostic: o.reply ?? diagnosticOf(o),
+    ...(o.remoteMta !== undefined ? { remoteMta: o.remoteMta } : {}),
     lastAttempt: now,
   }));
+  outcomes.push(...relayed.map((o) => relayedOutcome(o, now)));
   const timedOut = failed.length > 0 && failed.every((o) => o.status.code === 'QUEUE_LIFETIME_EXCEEDED');
   const event: NoticeInput['event'] = timedOut
     ? { kind: 'expired', returnAfter: queueLifetime(deps.config.options.Timeout, timeoutClassOf(envelope)).returnAfter }
     : { kind: 'failure' };
-  return queueNotices(deps, { envelope, event, outcomes });
+  return queueNotices(deps, { envelope, event, outcomes, ...(relayed.length > 0 ? { transcript: relayed.map(relayedLine) } : {}) });
+}
+
+/**
+ * The notice to a sender whose NOTIFY=SUCCESS recipients went to a peer
+ * without DSN: a "Return receipt" (headers only) with Action: relayed, as
+ * sendmail's dropenvelope() sends when nothing failed.
+ */
+export async function reportRelayed(deps: BounceDeps, envelope: Envelope, relayed: readonly RelayedOutcome[]): Promise<number> {
+  const now = deps.now?.() ?? Date.now();
+  return queueNotices(deps, { envelope, event: { kind: 'receipt' }, outcomes: relayed.map((o) => relayedOutcome(o, now)), transcript: relayed.map(relayedLine) });
+}
+
+/** A relayed recipient's part of a report: Action: relayed, the host and the reply that took it. */
+export function relayedOutcome(o: RelayedOutcome, now: number): ReportedOutcome {
+  return {
+    index: o.index,
+    action: 'relayed',
+    status: o.status.dsn,
+    ...(o.remoteMta !== undefined ? { remoteMta: o.remoteMta } : {}),
+    ...(o.diagnostic !== undefined ? { diagnostic: o.diagnostic } : {}),
+    lastAttempt: now,
+  };
+}
+
+/** The transcript's line for it, as sendmail writes it when the peer does not speak DSN. */
+export function relayedLine(o: RelayedOutcome): string {
+  return `<${o.recipient.address.replace(/^<|>$/g, '')}>... relayed; expect no further notifications`;
 }
 
 /** A delay warning, once, when the message has waited Timeout.queuewarn; true when one was queued. */

@@ -14,7 +14,7 @@ import { ownCredentials, privilegeProblem } from '../mta/unprivileged.js';
 import { native } from '../privsep/native.js';
 import { openQueue } from './index.js';
 import { openAliases } from '../delivery/aliases/index.js';
-import { returnToSender, warnOfDelay } from './bounce.js';
+import { reportRelayed, returnToSender, warnOfDelay } from './bounce.js';
 import { QueueRunner, type QueueSelection } from './runner.js';
 
 export interface RunnerStart {
@@ -73,7 +73,8 @@ try {
     // a small message's bytes go with the request: the broker does not open the queue database
     deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }, queue.storedBytes(r.queueId)),
     localMailer: (r) => requestLocalMailer(start.brokerSocket, r, r.kind === 'program' || r.kind === 'file' ? queue.storedBytes(r.queueId) : undefined),
-    returnToSender: (envelope, failed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed),
+    returnToSender: (envelope, failed, relayed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed, relayed),
+    reportRelayed: (envelope, relayed) => reportRelayed({ queue, config, identity, log: logger }, envelope, relayed),
     warnOfDelay: (envelope) => warnOfDelay({ queue, config, identity, log: logger }, envelope),
   });
   await report({ type: 'ready' });

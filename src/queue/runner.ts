@@ -38,8 +38,16 @@ export interface RecipientOutcome {
   readonly recipient: Recipient;
   readonly index: number;
   readonly status: DeliveryStatus;
-  /** the peer's own reply, when a mailer that speaks SMTP or LMTP gave one (the DSN quotes it) */
+  /** Remote delivery: the host talked to, as relay= names it (the report's Remote-MTA). */
+  readonly remoteMta?: string;
+  /** Remote delivery: the server's reply that failed it (the report's Diagnostic-Code). */
   readonly reply?: string;
+}
+
+/** A recipient that asked for NOTIFY=SUCCESS and was handed to a peer without DSN: owed a "relayed" notice. */
+export interface RelayedOutcome extends RecipientOutcome {
+  /** The reply that took it. */
+  readonly diagnostic?: string;
 }
 
 export interface RunnerDeps {
@@ -53,7 +61,13 @@ export interface RunnerDeps {
    * Return what failed for good (and what expired) to the sender; resolves once
    * the notification is itself queued, so that removing the original loses nothing.
    */
-  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[]) => Promise<number>;
+  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[], relayed?: readonly RelayedOutcome[]) => Promise<number>;
+  /**
+   * The "relayed" notice (Action: relayed) for recipients handed to a peer
+   * without DSN, when nothing failed in the same attempt (a failure report
+   * carries them instead); resolves with the number of notices queued.
+   */
+  readonly reportRelayed?: (envelope: Envelope, relayed: readonly RelayedOutcome[]) => Promise<number>;
   /** a delay warning when the message has waited Timeout.queuewarn; true when one was queued */
   readonly warnOfDelay?: (envelope: Envelope) => Promise<boolean>;
   /** remote delivery, one message to the recipients of one domain (src/delivery/remote) */
@@ -193,6 +207,7 @@ export class QueueRunner {
     const lifetime = this.deps.config.options.Timeout[envelope.sender === '' ? 'queuereturn.dsn' : 'queuereturn.normal'];
     const expired = start - envelope.arrival >= lifetime * 1000;
     const outcomes: RecipientOutcome[] = [];
+    const relayed: RelayedOutcome[] = [];
     const expire = (status: DeliveryStatus): DeliveryStatus =>
       status.status === 'deferred' && expired
         ? { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' }
@@ -241,7 +256,12 @@ export class QueueRunner {
       for (const r of result.recipients) {
         const recipient = envelope.recipients[r.index]!;
         const status = expire(r.status);
-        outcomes.push({ recipient, index: r.index, status, ...(r.reply !== undefined ? { reply: r.reply } : {}) });
+        const remoteMta = r.relay !== undefined ? { remoteMta: r.relay.host } : {};
+        outcomes.push({ recipient, index: r.index, status, ...remoteMta, ...(r.reply !== undefined ? { reply: r.reply } : {}) });
+        // sendmail's QRELAYED: only for recipients as the envelope gave them, not alias expansions
+        if (r.relayedWithoutDsn === true && status.status === 'sent' && recipient.parent === undefined) {
+          relayed.push({ recipient, index: r.index, status, ...remoteMta, ...(r.acceptedReply !== undefined ? { diagnostic: r.acceptedReply } : {}) });
+        }
         this.deps.log.logDelivery(envelope.id, {
           to: [local ? localTo(recipient.address) : `<${bareAddress(recipient.address)}>`],
           ...this.ctladdr(envelope),
@@ -271,8 +291,11 @@ export class QueueRunner {
     });
     if (failed.length > 0) {
       // a failure stays open until its notification is queued: never lost, at worst sent twice
-      this.noticesQueued += await this.deps.returnToSender(envelope, failed);
+      this.noticesQueued += await this.deps.returnToSender(envelope, failed, relayed);
       await this.deps.queue.update(envelope.id, { recipients: recorded(failed) });
+    } else if (relayed.length > 0 && this.deps.reportRelayed !== undefined) {
+      // already recorded as sent: a crash before this loses the notice, never repeats the delivery
+      this.noticesQueued += await this.deps.reportRelayed(envelope, relayed);
     }
     if (stillOpen && this.deps.warnOfDelay !== undefined && (await this.deps.warnOfDelay(envelope))) {
       this.noticesQueued++;

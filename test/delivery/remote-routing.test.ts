@@ -79,6 +79,10 @@ test('MX: by preference; equal preferences in random order; no MX means the host
   const bare = await resolveTargets([{ name: 'plain.test', mx: true }], dns, MX_OPTIONS);
   assert.ok(bare.ok);
   assert.deepEqual(bare.targets, [{ relay: 'plain.test.', name: 'plain.test' }]);
+  // [brackets]: no MX look-up; a host name is named as sendmail's getmxrr() leaves it (relay=smtp.test.), an address keeps them
+  const bracketed = await resolveTargets([{ name: '[smtp.test]', mx: false }, { name: '[192.0.2.5]', mx: false }], dns, MX_OPTIONS);
+  assert.ok(bracketed.ok);
+  assert.deepEqual(bracketed.targets, [{ relay: 'smtp.test.', name: 'smtp.test' }, { relay: '[192.0.2.5]', literal: '192.0.2.5' }]);
 });
 
 test('MX: the null MX bounces with 5.1.10; a list led by this host is a configuration error; DNS trouble defers', async () => {

@@ -21,7 +21,7 @@ import { ConnectionCache, deliverRemote, deliveryLogFields, type RemoteOptions, 
 const HELO = 'mx.example.test';
 
 /** A self-signed certificate for `name`, made with node-forge (the key with node:crypto, which is faster). */
-function selfSigned(name: string): { key: string; cert: string } {
+export function selfSigned(name: string): { key: string; cert: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
@@ -36,7 +36,7 @@ function selfSigned(name: string): { key: string; cert: string } {
   return { key: privateKey, cert: forge.pki.certificateToPem(cert) };
 }
 
-interface Seen {
+export interface Seen {
   connections: number;
   secure: boolean[];
   mailArgs: unknown[];
@@ -44,8 +44,11 @@ interface Seen {
   messages: string[];
 }
 
-/** A scripted peer on `host`:25. `rcpt`/`data` may refuse with an SMTP reply. */
-async function peer(host: string, options: Partial<SMTPServerOptions> & { rcpt?: (address: string) => [number, string] | undefined; data?: (n: number) => [number, string] | undefined; greeting?: [number, string] }): Promise<{ seen: Seen; close: () => Promise<void> }> {
+/** A scripted peer on `host`:25 (or `port`). `rcpt`/`data` may refuse with an SMTP reply. */
+export async function peer(
+  host: string,
+  options: Partial<SMTPServerOptions> & { rcpt?: (address: string) => [number, string] | undefined; data?: (n: number) => [number, string] | undefined; greeting?: [number, string]; port?: number },
+): Promise<{ seen: Seen; close: () => Promise<void> }> {
   const seen: Seen = { connections: 0, secure: [], mailArgs: [], rcpts: [], messages: [] };
   const refuse = ([code, text]: [number, string]) => Object.assign(new Error(text), { responseCode: code });
   const server = new SMTPServer({
@@ -82,12 +85,12 @@ async function peer(host: string, options: Partial<SMTPServerOptions> & { rcpt?:
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(25, host, () => resolve());
+    server.listen(options.port ?? 25, host, () => resolve());
   });
   return { seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-async function waitFor(what: string, ready: () => Promise<boolean>): Promise<void> {
+export async function waitFor(what: string, ready: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (await ready().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -95,7 +98,7 @@ async function waitFor(what: string, ready: () => Promise<boolean>): Promise<voi
   throw new Error(`${what} never came up`);
 }
 
-const portOpen = (host: string) => () =>
+export const portOpen = (host: string) => () =>
   new Promise<boolean>((resolve) => {
     const s = connect(25, host, () => {
       s.destroy();
@@ -104,16 +107,16 @@ const portOpen = (host: string) => () =>
     s.on('error', () => resolve(false));
   });
 
-function summary(result: RemoteResult) {
+export function summary(result: RemoteResult) {
   return {
     mailer: result.mailer,
     tls: result.tls ?? null,
     transcript: result.transcript,
-    recipients: result.recipients.map((r) => ({ index: r.index, ...r.status, relay: r.relay ?? null, reply: r.reply ?? null, relayedWithoutDsn: r.relayedWithoutDsn ?? false, log: deliveryLogFields(result, r) })),
+    recipients: result.recipients.map((r) => ({ index: r.index, ...r.status, relay: r.relay ?? null, reply: r.reply ?? null, relayedWithoutDsn: r.relayedWithoutDsn ?? false, acceptedReply: r.acceptedReply ?? null, log: deliveryLogFields(result, r) })),
   };
 }
 
-function request(domain: string, users: string[], body = 'Subject: test\r\n\r\nhello\r\n', extra: Partial<RemoteRequest> = {}): RemoteRequest {
+export function request(domain: string, users: string[], body = 'Subject: test\r\n\r\nhello\r\n', extra: Partial<RemoteRequest> = {}): RemoteRequest {
   const data = Buffer.from(body, 'latin1');
   return {
     queueId: 'TESTQID1',
@@ -127,7 +130,7 @@ function request(domain: string, users: string[], body = 'Subject: test\r\n\r\nh
 }
 
 /** The messages Postfix's smtp-sink dumped into `dir`, oldest first. */
-function sinkDumps(dir: string): string[] {
+export function sinkDumps(dir: string): string[] {
   return readdirSync(dir)
     .sort()
     .map((f) => readFileSync(join(dir, f), 'latin1'));

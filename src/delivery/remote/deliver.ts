@@ -19,6 +19,8 @@ import { convertTo7bit } from './eight-bit.js';
 import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from './mx.js';
 import { connectionFailure, failureFromReply, parseReply, sentFromReply, type Phase } from './replies.js';
 import { chooseDestination, parseRelaySpec, type HostSpec } from './routing.js';
+import { admitSession, tlsRefusalStatus, tlsServerCheck } from './session-gate.js';
+import type { ServerId } from './server-lookup.js';
 import { SessionOpenError, SmtpSession, type SendOutcome } from './smtp-session.js';
 import type { RecipientResult, RelayInfo, RemoteDeps, RemoteRecipient, RemoteRequest, RemoteResult, TlsInfo } from './types.js';
 
@@ -126,6 +128,7 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
 
   const cache = deps.cache ?? defaultCache(deps);
   const hostStatus = hostStatusFor(deps, mailer);
+  const port = options.mailerPorts?.get(mailer) ?? options.port ?? 25;
   let transcript: string[] = [];
   let tls: TlsInfo | undefined;
   let lastTemporary: Attempt['failure'];
@@ -148,7 +151,7 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
     }
     let hostRecord: HostStatusRecord | undefined;
     for (const address of addresses) {
-      const attempt = await tryHost(request, deps, cache, target, address);
+      const attempt = await tryHost(request, deps, cache, target, address, port);
       transcript = attempt.transcript;
       if (attempt.tls) tls = attempt.tls;
       hostRecord = attempt.hostRecord ?? hostRecord;
@@ -183,23 +186,33 @@ async function targetAddresses(target: Target, resolver: NonNullable<RemoteDeps[
   }
 }
 
-async function openSession(deps: RemoteDeps, target: Target, address: string): Promise<SmtpSession | { failure: NonNullable<Attempt['failure']>; transcript: string[]; hostRecord: HostStatusRecord }> {
+/** ${server_name} and ${server_addr} of a host: its name, or the [literal] as written. */
+function serverId(target: Target, address: string): ServerId {
+  return { name: target.name ?? target.relay, address };
+}
+
+async function openSession(deps: RemoteDeps, target: Target, address: string, port: number): Promise<SmtpSession | { failure: NonNullable<Attempt['failure']>; transcript: string[]; hostRecord: HostStatusRecord }> {
   const relay = { host: target.relay, address };
   const sessionTarget = { address, relay: target.relay, ...(target.name !== undefined ? { servername: target.name } : {}) };
+  const server = serverId(target, address);
+  // Try_TLS:host NO: this host is talked to without STARTTLS
+  const ignoreTLS = deps.options.serverPolicy?.mayTryTls(server) === false;
   try {
-    return await SmtpSession.open(sessionTarget, deps.options);
+    return await SmtpSession.open(sessionTarget, deps.options, { port, ignoreTLS });
   } catch (e) {
     const transcript = ((e as { transcript?: string[] }).transcript ?? []).slice();
-    if (e instanceof SessionOpenError && e.tls && deps.options.tlsFallbackToClear) {
-      try {
-        return await SmtpSession.open(sessionTarget, deps.options, { ignoreTLS: true });
-      } catch {
-        // the first failure says more
-      }
-    }
     if (e instanceof SessionOpenError && e.tls) {
-      const status = { ...failed(ERR.REMOTE_TLS_FAILED, '403 4.7.0 TLS handshake failed.'), dsn: '4.7.0' };
-      return { failure: { status, relay }, transcript, hostRecord: refusalRecord(status, '403 4.7.0 TLS handshake failed.') };
+      // a failed handshake fails tls_server whatever the access map says
+      const refused = tlsServerCheck(deps, server, 'SOFTWARE', undefined)!;
+      if (deps.options.tlsFallbackToClear) {
+        try {
+          return await SmtpSession.open(sessionTarget, deps.options, { port, ignoreTLS: true });
+        } catch {
+          // the first failure says more
+        }
+      }
+      const status = tlsRefusalStatus(refused);
+      return { failure: { status, relay }, transcript, hostRecord: refusalRecord(status, refused) };
     }
     const parsed = e instanceof SessionOpenError && e.reply !== undefined ? parseReply(e.reply) : undefined;
     if (parsed !== undefined) {
@@ -218,14 +231,15 @@ async function tryHost(
   cache: ConnectionCache,
   target: Target,
   address: string,
+  port: number,
 ): Promise<Attempt & { transcript: string[]; tls?: TlsInfo }> {
   const options = deps.options;
   const relay: RelayInfo = { host: target.relay, address };
-  const key = `${address}|${options.port ?? 25}|${target.name ?? ''}`;
+  const key = `${address}|${port}|${target.name ?? ''}`;
   let session = cache.take(key);
   if (session === undefined || !(await session.reset())) {
     session?.quit();
-    const opened = await openSession(deps, target, address);
+    const opened = await openSession(deps, target, address, port);
     if (!(opened instanceof SmtpSession)) return { failure: opened.failure, transcript: opened.transcript, hostRecord: opened.hostRecord };
     session = opened;
     if (session.tls) deps.log?.info(8, NOQID, starttlsLine(session.tls));
@@ -236,6 +250,12 @@ async function tryHost(
       const status = failed(ERR.REMOTE_MX_LOOP, 'Local configuration error');
       const reply = '553 5.3.5 system config error';
       return { failure: { status, relay, reply }, stop: true, transcript, hostRecord: refusalRecord(status, reply) };
+    }
+    const gate = await admitSession(deps, session, serverId(target, address), relay, request.queueId);
+    if (!gate.ok) {
+      session.quit();
+      const transcript = session.transcript.slice();
+      return { failure: { status: gate.status, relay, ...(gate.reply !== undefined ? { reply: gate.reply } : {}) }, transcript, hostRecord: gate.hostRecord, ...(session.tls ? { tls: session.tls } : {}) };
     }
   }
   const start = session.transcript.length;
@@ -308,7 +328,8 @@ function transactionResults(recipients: readonly RemoteRecipient[], outcome: Exc
     if (rcptReply !== undefined) status = fromReply(rcptReply, 'rcpt');
     else if (outcome.kind === 'failed') status = fromReply(outcome.reply, outcome.phase);
     else status = sentFromReply(outcome.final);
-    const relayed = status.status === 'sent' && r.notify?.success === true && !dsnOffered;
-    return { index: r.index, status, relay, ...(reply !== undefined ? { reply } : {}), ...(relayed ? { relayedWithoutDsn: true } : {}) };
+    const relayed = status.status === 'sent' && r.notify?.success === true && r.notify.never !== true && !dsnOffered;
+    const accepted = status.status === 'sent' && outcome.kind === 'sent' ? { acceptedReply: parseReply(outcome.final)?.line ?? outcome.final } : {};
+    return { index: r.index, status, relay, ...(reply !== undefined ? { reply } : {}), ...(relayed ? { relayedWithoutDsn: true } : {}), ...accepted };
   });
 }

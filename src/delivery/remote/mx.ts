@@ -128,7 +128,9 @@ export async function resolveTargets(hosts: readonly HostSpec[], resolver: DnsRe
   for (const spec of hosts) {
     if (!spec.mx) {
       const literal = literalAddress(spec.name);
-      targets.push(literal !== undefined ? { relay: spec.name, literal } : { relay: spec.name, name: spec.name.slice(1, -1) });
+      // a [host name] loses its brackets and is named as getmxrr() canonifies it: `host.`
+      const inner = spec.name.slice(1, -1).replace(/\.$/, '');
+      targets.push(literal !== undefined ? { relay: spec.name, literal } : { relay: `${inner}.`, name: inner });
       continue;
     }
     const one = await mxTargets(spec.name, resolver, options);

@@ -1,7 +1,8 @@
 /**
  * RemoteOptions from a loaded sendmail.cf: $j (or HeloName) for EHLO, class w
- * for loop detection, the S macro, the mailertable map, Timeout.*, and the
- * 8-bit, TLS and connection-cache options.
+ * for loop detection, the S macro, the mailertable map, Timeout.*, the
+ * 8-bit, TLS and connection-cache options, the mailers' ports, and the
+ * access and authinfo maps' per-server policy.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -10,6 +11,7 @@ import type { Config } from '../../config/index.js';
 import { openMap } from '../../maps/index.js';
 import { localDomains } from '../route.js';
 import { mailertablePath } from './routing.js';
+import { serverPolicyFromConfig } from './server-policy.js';
 import type { HostStatusOptions, KeyLookup, RemoteOptions } from './types.js';
 
 /** A macro's value when it needs no run-time expansion; undefined otherwise. */
@@ -59,7 +61,20 @@ export function remoteOptionsFromConfig(config: Config, identity: SystemIdentity
     connectionCacheSize: o.ConnectionCacheSize,
     connectionCacheTimeout: o.ConnectionCacheTimeout,
     hostStatus: hostStatusOptions(config),
+    mailerPorts: mailerPorts(config),
+    serverPolicy: serverPolicyFromConfig(config, onProblem),
+    authMechanisms: o.AuthMechanisms,
   };
+}
+
+/** Ports of IPC mailers whose argument vector names one, as `A=TCP $h 587` does (RELAY_MAILER_ARGS). */
+export function mailerPorts(config: Config): Map<string, number> {
+  const ports = new Map<string, number>();
+  for (const m of config.mailers.values()) {
+    const [kind, , port] = m.argv;
+    if (m.path === '[IPC]' && kind?.toUpperCase() === 'TCP' && port !== undefined && /^\d+$/.test(port)) ports.set(m.name, Number(port));
+  }
+  return ports;
 }
 
 /**

@@ -5,19 +5,23 @@
  * parameters per recipient.  Several messages may go over one session
  * (reset() between them).
  *
- * Three of SMTPConnection's internals are used, each checked by a test with a
+ * Four of SMTPConnection's internals are used, each checked by a test with a
  * real peer: `_supportedExtensions` (what EHLO offered, needed before the
- * message is chosen: 8-bit or converted), `_getDsnRcptToArgs` (replaced:
- * nodemailer sends the same NOTIFY and ORCPT for every recipient, sendmail
- * sends each recipient's own) and, for LMTP (src/delivery/lmtp),
- * `_actionLMTPStream` (watched: nodemailer hands back only the last of the
- * per-recipient replies to the end of the message).
+ * message is chosen: 8-bit or converted), `_ehloLines` (the AUTH mechanisms
+ * offered), `_getDsnRcptToArgs` (replaced: nodemailer sends the same NOTIFY
+ * and ORCPT for every recipient, sendmail sends each recipient's own) and,
+ * for LMTP (src/delivery/lmtp), `_actionLMTPStream` (watched: nodemailer
+ * hands back only the last of the per-recipient replies to the end of the
+ * message).  AUTH goes through nodemailer's `customAuth` hook, whose command
+ * writer keeps the secrets out of the transcript; the dialogue is
+ * client-auth.ts's.
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Notify } from '../../queue/envelope.js';
+import type { SaslSend, ServerReply } from './client-auth.js';
 import type { RemoteOptions, TlsInfo } from './types.js';
 
 export interface SessionTarget {
@@ -65,6 +69,7 @@ export class SessionOpenError extends Error {
 /** What nodemailer keeps that we read or replace (see the module comment). */
 interface Internals {
   _supportedExtensions?: unknown;
+  _ehloLines?: unknown;
   _recipientQueue?: unknown;
   _getDsnRcptToArgs?: () => string;
   _actionLMTPStream?: (recipient: string, final: boolean, reply: string, callback: unknown) => void;
@@ -90,6 +95,25 @@ function cipherBits(name: string): number {
   return 0;
 }
 
+/** The name the AUTH dialogue is registered under with nodemailer (never sent). */
+const SASL_HOOK = 'X-POSTERN-SASL';
+
+interface CustomAuthContext {
+  sendCommand(command: string): Promise<{ response: string; status: number; text: string }>;
+}
+
+/** Where a session's AUTH dialogue is plugged in once the connection exists. */
+interface SaslHolder {
+  run?: (ctx: CustomAuthContext) => Promise<void>;
+}
+
+function replyOf(response: string): ServerReply {
+  const lines = response.split(/\r?\n/).filter((l) => l !== '');
+  const line = (lines[lines.length - 1] ?? '').replace(/^(\d{3})-/, '$1 ');
+  const m = /^(\d{3})(?: (.*))?$/.exec(line);
+  return { code: m !== null ? Number(m[1]) : 0, text: m?.[2] ?? '', line };
+}
+
 export class SmtpSession {
   private recipientsByAddress = new Map<string, EnvelopeRecipient>();
   private broken = false;
@@ -105,6 +129,7 @@ export class SmtpSession {
     readonly greeting: string,
     /** The dialogue so far; deliver() keeps what belongs to its message. */
     readonly transcript: string[],
+    private readonly sasl: SaslHolder,
   ) {
     connection.on('error', () => {
       this.broken = true;
@@ -119,15 +144,17 @@ export class SmtpSession {
   /**
    * Connects, reads the greeting, says EHLO and (when offered) STARTTLS.
    * `lmtp`: LHLO instead, and one reply per recipient after the message;
-   * `connection`: a socket already connected (a Unix socket) to talk over.
+   * `connection`: a socket already connected (a Unix socket) to talk over;
+   * `port`: the mailer's own port (A=TCP $h PORT).
    */
-  static open(target: SessionTarget, options: RemoteOptions, opts: { ignoreTLS?: boolean; lmtp?: boolean; connection?: Socket } = {}): Promise<SmtpSession> {
+  static open(target: SessionTarget, options: RemoteOptions, opts: { ignoreTLS?: boolean; lmtp?: boolean; connection?: Socket; port?: number } = {}): Promise<SmtpSession> {
     const transcript: string[] = [];
+    const sasl: SaslHolder = {};
     const t = options.timeouts;
     const ms = (s: number) => s * 1000;
     const connection = new SMTPConnection({
       host: target.address,
-      port: options.port ?? 25,
+      port: opts.port ?? options.port ?? 25,
       ...(target.servername !== undefined ? { servername: target.servername } : {}),
       name: options.heloName,
       opportunisticTLS: true,
@@ -141,6 +168,7 @@ export class SmtpSession {
       greetingTimeout: ms(t.initial),
       socketTimeout: ms(Math.max(t.helo, t.mail, t.rcpt, t.datainit, t.datablock, t.datafinal, t.rset)),
       transactionLog: true,
+      customAuth: { [SASL_HOOK]: (ctx: CustomAuthContext) => sasl.run?.(ctx) },
       logger: {
         debug: (entry: { tnx?: string }, message: unknown) => {
           if (entry?.tnx === 'server') transcript.push(...String(message).split(/\r?\n/).map((l) => `<<< ${l}`));
@@ -168,7 +196,7 @@ export class SmtpSession {
         settled = true;
         connection.removeListener('error', fail);
         const greeting = transcript.find((l) => l.startsWith('<<< '))?.slice(4) ?? '';
-        resolve(new SmtpSession(connection, target, tlsInfo(connection, target), greeting, transcript));
+        resolve(new SmtpSession(connection, target, tlsInfo(connection, target), greeting, transcript, sasl));
       });
     });
   }
@@ -177,6 +205,52 @@ export class SmtpSession {
   extensions(): ReadonlySet<string> | undefined {
     const list = (this.connection as unknown as Internals)._supportedExtensions;
     return Array.isArray(list) ? new Set(list.map((x) => String(x).toUpperCase())) : undefined;
+  }
+
+  /** The SASL mechanisms EHLO offered (upper case); empty when AUTH was not offered. */
+  authMechanisms(): string[] {
+    const lines = (this.connection as unknown as Internals)._ehloLines;
+    if (!Array.isArray(lines)) return [];
+    const out: string[] = [];
+    for (const l of lines) {
+      const m = /^AUTH[ =](.*)$/i.exec(String(l));
+      if (m !== null) out.push(...m[1]!.split(/[\s=]+/).filter((x) => x !== '').map((x) => x.toUpperCase()));
+    }
+    return [...new Set(out)];
+  }
+
+  /**
+   * Runs an AUTH dialogue: `dialogue` gets a function that sends one line
+   * and reads the reply.  Resolves with what the dialogue returned, or
+   * 'broken' when the connection went away during it.
+   */
+  authenticate<T>(dialogue: (send: SaslSend) => Promise<T>): Promise<T | 'broken'> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (v: T | 'broken') => {
+        if (done) return;
+        done = true;
+        this.connection.removeListener('end', gone);
+        this.connection.removeListener('error', gone);
+        delete this.sasl.run;
+        resolve(v);
+      };
+      const gone = () => {
+        this.broken = true;
+        finish('broken');
+      };
+      this.connection.once('end', gone);
+      this.connection.once('error', gone);
+      this.sasl.run = async (ctx) => {
+        const send: SaslSend = (line) =>
+          done ? Promise.resolve('broken') : ctx.sendCommand(line).then((r) => replyOf(r.response), () => 'broken' as const);
+        finish(await dialogue(send).catch(() => 'broken' as const));
+      };
+      this.connection.login({ method: SASL_HOOK, user: '-', pass: '-' } as never, (error) => {
+        // nodemailer calls back with an error only when the hook never ran
+        if (error) finish('broken');
+      });
+    });
   }
 
   get usable(): boolean {
@@ -274,6 +348,7 @@ function tlsInfo(connection: SMTPConnection, target: SessionTarget): TlsInfo | u
   if (socket === undefined || typeof socket.getCipher !== 'function') return undefined;
   const cipher = socket.getCipher();
   const error = socket.authorizationError;
+  const cn = socket.getPeerCertificate()?.subject?.CN;
   return {
     relay: target.relay,
     version: socket.getProtocol() ?? 'unknown',
@@ -281,5 +356,6 @@ function tlsInfo(connection: SMTPConnection, target: SessionTarget): TlsInfo | u
     ...(error !== undefined && error !== null ? { verifyError: String(error) } : {}),
     cipher: cipher.standardName ?? cipher.name,
     bits: cipherBits(cipher.name),
+    ...(typeof cn === 'string' ? { cnSubject: cn } : {}),
   };
 }

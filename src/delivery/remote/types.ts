@@ -7,7 +7,10 @@ import type { Logger } from '../../common/log.js';
 import type { EightBitMode, Timeouts } from '../../config/types.js';
 import type { Notify } from '../../queue/envelope.js';
 import type { DeliveryStatus } from '../mailbox/status.js';
+import type { AuthInfoLookup } from './authinfo.js';
 import type { HostStatusSettings } from './host-status/store.js';
+import type { ServerId } from './server-lookup.js';
+import type { TlsRequirement } from './tls-policy.js';
 
 export interface RemoteRecipient {
   /** The recipient's index in the envelope: results come back under it. */
@@ -56,6 +59,8 @@ export interface RecipientResult {
   readonly reply?: string;
   /** NOTIFY=SUCCESS was asked and the peer does not speak DSN: the sender is owed a "relayed" notice. */
   readonly relayedWithoutDsn?: boolean;
+  /** The reply that took the message, for a sent recipient (the relayed notice's Diagnostic-Code). */
+  readonly acceptedReply?: string;
 }
 
 /** What a STARTTLS negotiation gave, for sendmail's `STARTTLS=client, relay=...` line. */
@@ -68,6 +73,8 @@ export interface TlsInfo {
   readonly verifyError?: string;
   readonly cipher: string;
   readonly bits: number;
+  /** The CN of the server's certificate (sendmail's ${cn_subject}). */
+  readonly cnSubject?: string;
 }
 
 export interface RemoteResult {
@@ -120,6 +127,22 @@ export interface RemoteOptions {
   readonly connectionCacheTimeout?: number;
   /** HostStatusDirectory and Timeout.hoststatus; absent: no persistent host status. */
   readonly hostStatus?: HostStatusOptions | null;
+  /** The TCP port of mailers whose A= says one (`A=TCP $h 587`); others use `port`. */
+  readonly mailerPorts?: ReadonlyMap<string, number>;
+  /** Try_TLS:, TLS_Srv: and AuthInfo: look-ups (access map, authinfo map); absent: none. */
+  readonly serverPolicy?: ServerPolicy | null;
+  /** AuthMechanisms: the client's mechanisms when an AuthInfo entry has no M:. */
+  readonly authMechanisms?: readonly string[];
+}
+
+/** What the access and authinfo maps say about one server (see server-policy.ts). */
+export interface ServerPolicy {
+  /** False when `Try_TLS:` says NO for it. */
+  mayTryTls(server: ServerId): boolean;
+  /** Its `TLS_Srv:` requirement, if any. */
+  tlsRequirement(server: ServerId): TlsRequirement | null;
+  /** Its AuthInfo: entry; `info` null when the entry is malformed. */
+  authInfo(server: ServerId): AuthInfoLookup;
 }
 
 export interface HostStatusOptions extends HostStatusSettings {

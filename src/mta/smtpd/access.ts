@@ -66,6 +66,34 @@ export function errorReply(value: { status: string | null; text: string }): Repl
   return { code, status: status ?? `${String(code)[0]}.0.0`, text };
 }
 
+/** The keys LookUpDomain tries: the domain, then each parent domain. */
+export function domainKeys(domain: string): string[] {
+  const d = domain.replace(/\.$/, '');
+  if (d === '') return [];
+  const parts = d.split('.');
+  return parts.map((_, i) => parts.slice(i).join('.')).filter((k) => k !== '');
+}
+
+/** The keys LookUpAddress tries: the address, then shorter prefixes (IPv4 by octet, IPv6 by group). */
+export function addressKeys(ip: string): string[] {
+  const keys: string[] = [];
+  if (ip.startsWith('IPv6:')) {
+    let k = ip;
+    keys.push(k);
+    for (;;) {
+      const cut = k.lastIndexOf(':');
+      if (cut <= 'IPv6'.length) break;
+      k = k.slice(0, k.endsWith('::') ? cut - 1 : cut).replace(/:$/, '');
+      if (k === 'IPv6') break;
+      keys.push(k);
+    }
+  } else {
+    const parts = ip.split('.');
+    for (let n = parts.length; n > 0; n--) keys.push(parts.slice(0, n).join('.'));
+  }
+  return keys;
+}
+
 /** Lower-level look-ups of one map, as the rulesets D, A, F and U do them. */
 export class AccessMap {
   constructor(private readonly source: () => AccessSource | null) {}
@@ -91,30 +119,12 @@ export class AccessMap {
 
   /** LookUpDomain: the domain, then each parent domain. */
   domain(tag: string, domain: string): AccessValue | undefined {
-    const d = domain.replace(/\.$/, '');
-    if (d === '') return undefined;
-    const parts = d.split('.');
-    return this.search(tag, parts.map((_, i) => parts.slice(i).join('.')).filter((k) => k !== ''));
+    return this.search(tag, domainKeys(domain));
   }
 
   /** LookUpAddress: the address, then shorter prefixes (IPv4 by octet, IPv6 by group). */
   address(tag: string, ip: string): AccessValue | undefined {
-    const keys: string[] = [];
-    if (ip.startsWith('IPv6:')) {
-      let k = ip;
-      keys.push(k);
-      for (;;) {
-        const cut = k.lastIndexOf(':');
-        if (cut <= 'IPv6'.length) break;
-        k = k.slice(0, k.endsWith('::') ? cut - 1 : cut).replace(/:$/, '');
-        if (k === 'IPv6') break;
-        keys.push(k);
-      }
-    } else {
-      const parts = ip.split('.');
-      for (let n = parts.length; n > 0; n--) keys.push(parts.slice(0, n).join('.'));
-    }
-    return this.search(tag, keys);
+    return this.search(tag, addressKeys(ip));
   }
 
   /** LookUpFull (user@domain) or LookUpUser (user@, domain ''), with the +detail variants. */
@@ -127,9 +137,12 @@ export class AccessMap {
   }
 }
 
-/** The map a K line names, opened on first use and again when it appears later; missing while it is optional: empty. */
-export function accessSourceFromConfig(config: Config, log?: Logger): () => AccessSource | null {
-  const def = config.maps.get('access');
+/**
+ * The map a K line names (`access`, or another such as `authinfo`), opened on
+ * first use and again when it appears later; missing while it is optional: empty.
+ */
+export function accessSourceFromConfig(config: Config, log?: Pick<Logger, 'err'>, mapName = 'access'): () => AccessSource | null {
+  const def = config.maps.get(mapName);
   if (def === undefined || def.file === null) return () => null;
   const file = def.file;
   let reader: MapReader | null = null;
@@ -147,7 +160,7 @@ export function accessSourceFromConfig(config: Config, log?: Logger): () => Acce
       const missing = isPosternError(e, ERR.MAP_CANNOT_OPEN) && def.flags.some((f) => f.flag === 'o');
       if (!missing && !reported) {
         reported = true;
-        log?.err(0, NOQID, `access map ${file}: ${e instanceof Error ? e.message : String(e)}`);
+        log?.err(0, NOQID, `${mapName} map ${file}: ${e instanceof Error ? e.message : String(e)}`);
       }
       return null;
     }

@@ -103,6 +103,11 @@ function main(): void {
   const insertContent = db.prepare('INSERT INTO content (id, data) VALUES (?, ?)');
   const delContent = db.prepare('DELETE FROM content WHERE id = ?');
 
+  // Every transaction below is run with .immediate (BEGIN IMMEDIATE): it
+  // takes the write lock first, waiting under busy_timeout.  A deferred one
+  // that reads before it writes (update()) holds a snapshot that another
+  // process's commit makes stale, and SQLite then answers SQLITE_BUSY at once,
+  // without waiting: seen as "database is locked" for a message just delivered.
   const commit = db.transaction((rows: Row[]) => {
     for (const r of rows) {
       insert.run(r.id, r.arrival, r.nextAttempt, r.json);
@@ -145,13 +150,13 @@ function main(): void {
       switch (req.op) {
         case 'commit':
           try {
-            commit(req.rows);
+            commit.immediate(req.rows);
           } catch (e) {
             // A failed COMMIT (e.g. an fsync error) may leave its rows in the
             // database after all; the caller will unlink their content, so
             // make sure no envelope without content survives.
             try {
-              removeAll(req.rows.map((r) => r.id));
+              removeAll.immediate(req.rows.map((r) => r.id));
             } catch {
               /* the database is unwritable; recovery reports such rows */
             }
@@ -160,10 +165,10 @@ function main(): void {
           port.postMessage({ seq: req.seq, ok: true } satisfies Reply);
           break;
         case 'update':
-          port.postMessage({ seq: req.seq, ok: true, result: update(req.id, req.patch) } satisfies Reply);
+          port.postMessage({ seq: req.seq, ok: true, result: update.immediate(req.id, req.patch) } satisfies Reply);
           break;
         case 'remove':
-          port.postMessage({ seq: req.seq, ok: true, result: removeAll(req.ids) } satisfies Reply);
+          port.postMessage({ seq: req.seq, ok: true, result: removeAll.immediate(req.ids) } satisfies Reply);
           break;
         case 'close':
           db.close();

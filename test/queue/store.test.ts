@@ -207,3 +207,24 @@ test('recovery keeps a fresh orphan of a live writer (its accept may still be ru
   await other.close();
   await q.close();
 });
+
+test('updates of one queue opening never fail while another opening commits (write lock taken first)', async (t) => {
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const runner = await openQueue({ dir });
+  t.after(() => runner.close());
+  const worker = await openQueue({ dir });
+  t.after(() => worker.close());
+  const { id } = await runner.accept(testEnvelope('updated'), contentStream('updated', 100, 7));
+  let accepting = true;
+  const accepts = (async () => {
+    for (let i = 0; accepting; i++) await Promise.all(Array.from({ length: 4 }, (_, j) => worker.accept(testEnvelope(`w${i}-${j}`), contentStream(`w${i}-${j}`, 2000, i))));
+  })();
+  try {
+    for (let n = 1; n <= 300; n++) assert.equal(await runner.update(id, { attempts: n }), true);
+  } finally {
+    accepting = false;
+    await accepts;
+  }
+  assert.equal(runner.read(id)?.attempts, 300);
+});

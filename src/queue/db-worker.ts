@@ -14,9 +14,12 @@
  * own V8 isolate (opening a queue adds 14 MB of RSS, measured).  Reads (list, read one envelope) stay
  * on the main thread's own read-only connection: WAL readers never fsync.
  *
- * Protocol (parentPort): requests { seq, op, ... }, replies { seq, ok,
- * result } or { seq, ok: false, error: { code, message } } where code is the
- * SQLite or errno code as better-sqlite3 gives it.
+ * Protocol (parentPort): requests { seq, op: 'batch', writes } (one
+ * transaction: new messages, updates and removals from every caller that
+ * was waiting, see writer.ts) or { seq, op: 'close' }; replies { seq, ok,
+ * result } (a batch's result: each write's own WriteResult) or { seq, ok:
+ * false, error: { code, message } } where code is the SQLite or errno code as
+ * better-sqlite3 gives it.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -54,11 +57,13 @@ export interface EnvelopePatch {
   }>;
 }
 
-export type Request =
-  | { seq: number; op: 'commit'; rows: Row[] }
-  | { seq: number; op: 'update'; id: string; patch: EnvelopePatch }
-  | { seq: number; op: 'remove'; ids: string[] }
-  | { seq: number; op: 'close' };
+/** One change to the queue; a batch of them is one transaction. */
+export type Write = { kind: 'insert'; row: Row } | { kind: 'update'; id: string; patch: EnvelopePatch } | { kind: 'remove'; ids: string[] };
+
+/** Each write's own outcome: a write that fails is rolled back alone (a savepoint), the others commit. */
+export type WriteResult = { ok: true; value?: unknown } | { ok: false; error: { code: string; message: string } };
+
+export type Request = { seq: number; op: 'batch'; writes: Write[] } | { seq: number; op: 'close' };
 
 export type Reply =
   | { seq: number; ok: true; result?: unknown }
@@ -103,18 +108,11 @@ function main(): void {
   const insertContent = db.prepare('INSERT INTO content (id, data) VALUES (?, ?)');
   const delContent = db.prepare('DELETE FROM content WHERE id = ?');
 
-  // Every transaction below is run with .immediate (BEGIN IMMEDIATE): it
-  // takes the write lock first, waiting under busy_timeout.  A deferred one
-  // that reads before it writes (update()) holds a snapshot that another
-  // process's commit makes stale, and SQLite then answers SQLITE_BUSY at once,
-  // without waiting: seen as "database is locked" for a message just delivered.
-  const commit = db.transaction((rows: Row[]) => {
-    for (const r of rows) {
-      insert.run(r.id, r.arrival, r.nextAttempt, r.json);
-      if (r.content !== undefined) insertContent.run(r.id, r.content);
-    }
-  });
-  const removeAll = db.transaction((ids: string[]): Removal => {
+  const insertRow = (r: Row): void => {
+    insert.run(r.id, r.arrival, r.nextAttempt, r.json);
+    if (r.content !== undefined) insertContent.run(r.id, r.content);
+  };
+  const removeAll = (ids: string[]): Removal => {
     let removed = 0;
     const withFiles: string[] = [];
     for (const id of ids) {
@@ -122,8 +120,8 @@ function main(): void {
       if (delContent.run(id).changes === 0) withFiles.push(id);
     }
     return { removed, withFiles };
-  });
-  const update = db.transaction((id: string, patch: EnvelopePatch): boolean => {
+  };
+  const update = (id: string, patch: EnvelopePatch): boolean => {
     const row = select.get(id);
     if (row === undefined) return false;
     const env = JSON.parse(row.envelope) as Envelope;
@@ -143,33 +141,45 @@ function main(): void {
     for (const r of patch.addRecipients ?? []) env.recipients.push({ ...r });
     change.run(JSON.stringify(env), env.nextAttempt, id);
     return true;
-  });
+  };
+  // inside the batch's transaction each write is a savepoint: one that fails leaves the others be
+  const one = db.transaction((w: Write): unknown => (w.kind === 'insert' ? insertRow(w.row) : w.kind === 'update' ? update(w.id, w.patch) : removeAll(w.ids)));
+  const batch = db.transaction((writes: Write[]): WriteResult[] =>
+    writes.map((w) => {
+      try {
+        return { ok: true, value: one(w) };
+      } catch (e) {
+        return { ok: false, error: describe(e) };
+      }
+    }),
+  );
 
   port.on('message', (req: Request) => {
     try {
       switch (req.op) {
-        case 'commit':
+        case 'batch': {
+          let results: WriteResult[];
           try {
-            commit.immediate(req.rows);
+            // BEGIN IMMEDIATE: the write lock first, waiting under busy_timeout.  A
+            // deferred transaction that reads before it writes (update()) holds a
+            // snapshot another process's commit makes stale, and SQLite then answers
+            // SQLITE_BUSY at once, without waiting ("database is locked").
+            results = batch.immediate(req.writes);
           } catch (e) {
             // A failed COMMIT (e.g. an fsync error) may leave its rows in the
-            // database after all; the caller will unlink their content, so
+            // database after all; the callers will unlink their content, so
             // make sure no envelope without content survives.
+            const inserted = req.writes.flatMap((w) => (w.kind === 'insert' ? [w.row.id] : []));
             try {
-              removeAll.immediate(req.rows.map((r) => r.id));
+              if (inserted.length > 0) db.transaction(removeAll).immediate(inserted);
             } catch {
               /* the database is unwritable; recovery reports such rows */
             }
             throw e;
           }
-          port.postMessage({ seq: req.seq, ok: true } satisfies Reply);
+          port.postMessage({ seq: req.seq, ok: true, result: results } satisfies Reply);
           break;
-        case 'update':
-          port.postMessage({ seq: req.seq, ok: true, result: update.immediate(req.id, req.patch) } satisfies Reply);
-          break;
-        case 'remove':
-          port.postMessage({ seq: req.seq, ok: true, result: removeAll.immediate(req.ids) } satisfies Reply);
-          break;
+        }
         case 'close':
           db.close();
           port.postMessage({ seq: req.seq, ok: true } satisfies Reply);

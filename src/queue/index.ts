@@ -95,6 +95,9 @@ export const INLINE_LIMIT = 128 * 1024;
 export class MessageQueue {
   private closed = false;
   private claims: Claims | undefined;
+  /** this process gave the space reserve back to delete on a full file system */
+  private reserveGiven = false;
+  private readonly selectEnvelope: Database.Statement<[string], { envelope: string }>;
   private readonly inlineContent: Database.Statement<[string], { data: Buffer }>;
   private readonly known: Database.Statement<[string], { n: number }>;
 
@@ -109,6 +112,7 @@ export class MessageQueue {
   ) {
     this.inlineContent = db.prepare('SELECT data FROM content WHERE id = ?');
     this.known = db.prepare('SELECT 1 AS n FROM messages WHERE id = ?');
+    this.selectEnvelope = db.prepare('SELECT envelope FROM messages WHERE id = ?');
   }
 
   static async open(options: QueueOptions): Promise<MessageQueue> {
@@ -228,7 +232,7 @@ export class MessageQueue {
 
   /** One envelope, or undefined when there is no such message. */
   read(id: string): Envelope | undefined {
-    const row = this.db.prepare<[string], { envelope: string }>('SELECT envelope FROM messages WHERE id = ?').get(id);
+    const row = this.selectEnvelope.get(id);
     return row === undefined ? undefined : (JSON.parse(row.envelope) as Envelope);
   }
 
@@ -257,6 +261,7 @@ export class MessageQueue {
       // A full file system refuses even a DELETE (the WAL must grow): give
       // back the reserve, delete, and make the reserve again when space allows.
       if (!isPosternError(e, ERR.OS_NO_SPACE) || !(await releaseReserve(this.dir))) throw e;
+      this.reserveGiven = true;
       removed = await this.writer.remove([id]);
     }
     for (const file of removed.withFiles) {
@@ -264,7 +269,8 @@ export class MessageQueue {
         if (e.code !== 'ENOENT') throw queueError(e, `cannot remove ${file}`);
       });
     }
-    await makeReserve(this.dir);
+    // made again by the process that gave it back, once there is room (not checked at every removal: a stat each)
+    if (this.reserveGiven) this.reserveGiven = !(await makeReserve(this.dir));
     return removed.removed > 0;
   }
 

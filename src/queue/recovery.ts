@@ -88,15 +88,17 @@ export async function recover(contentDir: string, committedIds: () => Set<string
 const RESERVE = 'reserve';
 const RESERVE_SIZE = 256 * 1024;
 
-/** Makes the space reserve when it is missing or short; quietly does nothing when there is no room. */
-export async function makeReserve(dir: string): Promise<void> {
+/** Makes the space reserve when it is missing or short; false (and nothing done) when there is no room. */
+export async function makeReserve(dir: string): Promise<boolean> {
   const path = join(dir, RESERVE);
   const st = await stat(path).catch(() => undefined);
-  if (st !== undefined && st.size === RESERVE_SIZE) return;
+  if (st !== undefined && st.size === RESERVE_SIZE) return true;
   try {
     await writeFile(path, Buffer.alloc(RESERVE_SIZE), { mode: 0o600, flush: true });
+    return true;
   } catch {
     await unlink(path).catch(() => {});
+    return false;
   }
 }
 

@@ -15,7 +15,7 @@ import { native } from '../privsep/native.js';
 import { openQueue } from './index.js';
 import { openAliases } from '../delivery/aliases/index.js';
 import { reportRelayed, returnToSender, warnOfDelay } from './bounce.js';
-import { QueueRunner, type QueueSelection } from './runner.js';
+import { QUEUE_RUN_LANES, QueueRunner, type QueueSelection } from './runner.js';
 
 export interface RunnerStart {
   readonly type: 'start';
@@ -54,7 +54,9 @@ try {
   for (const w of aliases.warnings) logger.warning(0, NOQID, w);
   // loaded here, not at the top: nodemailer belongs to the runner only
   const remote = await import('../delivery/remote/index.js');
-  const remoteOptions = remote.remoteOptionsFromConfig(config, identity, (problem) => logger.warning(0, NOQID, problem));
+  const configured = remote.remoteOptionsFromConfig(config, identity, (problem) => logger.warning(0, NOQID, problem));
+  // ConnectionCacheSize is per sendmail process, and each lane does one queue-run child's work
+  const remoteOptions = { ...configured, connectionCacheSize: (configured.connectionCacheSize ?? 1) * QUEUE_RUN_LANES };
   // LMTP mailers: mailertable entries that name one, and the local mailer when it is one
   const lmtp = (await import('../delivery/lmtp/index.js')).lmtpFromConfig(config, remoteOptions, logger);
   const localLmtp = lmtp.localMailbox === undefined ? undefined : { mailbox: lmtp.localMailbox, deliver: lmtp.deliverLocal };

@@ -89,9 +89,12 @@ export interface RunnerDeps {
   /** .forward, :include:, |program and /file, by the broker; undefined: those wait, as before they existed */
   readonly localMailer?: (request: LocalMailerRequest) => Promise<BrokerReply>;
   readonly now?: () => number;
-  /** messages delivered at the same time */
+  /** messages delivered at the same time; default QUEUE_RUN_LANES */
   readonly concurrency?: number;
 }
+
+/** Messages a queue run delivers at the same time, each lane doing what one of sendmail's queue-run children does. */
+export const QUEUE_RUN_LANES = 4;
 
 export interface RunSummary {
   attempted: number;
@@ -175,7 +178,7 @@ export class QueueRunner {
   /** Delivers the messages `ids`, a few at a time, each claimed first and read again under its claim. */
   private async work(ids: readonly string[], wanted: (e: Envelope) => boolean, summary: RunSummary): Promise<void> {
     const work = [...ids];
-    const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, async () => {
+    const lanes = Array.from({ length: Math.max(1, this.deps.concurrency ?? QUEUE_RUN_LANES) }, async () => {
       for (let id = work.shift(); id !== undefined; id = work.shift()) {
         const claim = this.deps.queue.claim(id);
         if (claim === undefined) continue; // another runner has it
@@ -283,6 +286,11 @@ export class QueueRunner {
         statusText: o.status.status === 'deferred' ? `Deferred: ${o.status.text}` : o.status.text,
         dsnStatus: o.status.dsn,
       }));
+    if (failed.length === 0 && !stillOpen && relayed.length === 0) {
+      // all delivered, nothing owed: the removal is the record (one commit, not two)
+      await this.deps.queue.remove(envelope.id);
+      return true;
+    }
     // what was delivered is recorded at once, so a failure below cannot make it go twice
     await this.deps.queue.update(envelope.id, {
       attempts: envelope.attempts + 1,

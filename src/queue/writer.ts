@@ -1,21 +1,24 @@
 /**
  * The client side of db-worker.ts, and the group commit.
  *
- * Group commit: accept() calls whose content is on disk join `pending`.
- * When no commit is running, one starts and takes every pending message:
- * one fsync of the content directory (new entries of big messages' files),
- * then one SQLite transaction (one WAL fsync) in the worker, which stores
- * small messages' content with their envelopes.  Messages that become ready
- * while it runs wait and form the next batch.  Nothing waits on a timer, so
- * a lone message is committed at once, and under load batches grow by
- * themselves.  No fsync is ever skipped.
+ * Group commit: every write -- a new message whose content is on disk or in
+ * hand, a queue run's update or removal -- joins `pending`.  When no commit
+ * is running, one starts and takes everything pending: one fsync of the
+ * content directory when new messages have content files, then one SQLite
+ * transaction (one WAL fsync) in the worker, each write in it a savepoint
+ * of its own.  Writes that arrive while it runs wait and form the next
+ * batch.  Nothing waits on a timer, so a lone write commits at once, and
+ * under load batches grow by themselves: the SMTP sessions' new messages
+ * share fsyncs, and so do the queue runner's lanes, whose two commits per
+ * delivered message would otherwise each cost an fsync of their own.  No
+ * fsync is ever skipped.
  */
 import { Worker } from 'node:worker_threads';
-import type { EnvelopePatch, Removal, Reply, Request, Row } from './db-worker.js';
+import type { EnvelopePatch, Removal, Reply, Request, Row, Write, WriteResult } from './db-worker.js';
 import { entryPoint } from '../common/package-root.js';
 import { queueError, syncDirectory } from './content.js';
 
-type Pending = { row: Row; resolve: () => void; reject: (e: unknown) => void };
+type Pending = { write: Write; what: string; resolve: (value: unknown) => void; reject: (e: unknown) => void };
 
 /** Counters for tests and the bench. */
 export interface CommitStats {
@@ -88,10 +91,24 @@ export class QueueWriter {
     });
   }
 
-  /** Commits one envelope whose content file is already written and fsync'd; resolves when it is durable. */
-  commit(row: Row): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ row, resolve, reject });
+  /** Commits one new message (its content file, if it has one, written and fsync'd); resolves when it is durable. */
+  async commit(row: Row): Promise<void> {
+    await this.write({ kind: 'insert', row }, 'cannot commit to the queue');
+  }
+
+  /** Records a queue run's results for one message; false when there is no such message. */
+  async update(id: string, patch: EnvelopePatch): Promise<boolean> {
+    return (await this.write({ kind: 'update', id, patch }, `cannot update ${id}`)) as boolean;
+  }
+
+  /** Removes messages' envelopes and stored content; says which had content files to unlink. */
+  async remove(ids: string[]): Promise<Removal> {
+    return (await this.write({ kind: 'remove', ids }, 'cannot remove from the queue')) as Removal;
+  }
+
+  private write(write: Write, what: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ write, what, resolve, reject });
       if (!this.running) void this.run();
     });
   }
@@ -101,38 +118,28 @@ export class QueueWriter {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
+      const inserts = batch.filter((p) => p.write.kind === 'insert').length;
       try {
-        if (batch.some((p) => p.row.content === undefined)) {
+        if (batch.some((p) => p.write.kind === 'insert' && p.write.row.content === undefined)) {
           await syncDirectory(this.contentDir);
           this.stats.dirSyncs++;
         }
-        await this.call({ op: 'commit', rows: batch.map((p) => p.row) });
-        this.stats.commits++;
-        this.stats.messages += batch.length;
-        this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-        for (const p of batch) p.resolve();
+        const results = (await this.call({ op: 'batch', writes: batch.map((p) => p.write) })) as WriteResult[];
+        if (inserts > 0) {
+          this.stats.commits++;
+          this.stats.messages += inserts;
+          this.stats.largestBatch = Math.max(this.stats.largestBatch, inserts);
+        }
+        for (const [i, p] of batch.entries()) {
+          const r = results[i];
+          if (r?.ok === true) p.resolve(r.value);
+          else p.reject(queueError(Object.assign(new Error(r?.error.message ?? 'no result'), { code: r?.error.code ?? 'UNKNOWN' }), p.what));
+        }
       } catch (e) {
-        const err = queueError(e, 'cannot commit to the queue');
-        for (const p of batch) p.reject(err);
+        for (const p of batch) p.reject(queueError(e, p.what));
       }
     }
     this.running = false;
-  }
-
-  async update(id: string, patch: EnvelopePatch): Promise<boolean> {
-    try {
-      return (await this.call({ op: 'update', id, patch })) as boolean;
-    } catch (e) {
-      throw queueError(e, `cannot update ${id}`);
-    }
-  }
-
-  async remove(ids: string[]): Promise<Removal> {
-    try {
-      return (await this.call({ op: 'remove', ids })) as Removal;
-    } catch (e) {
-      throw queueError(e, 'cannot remove from the queue');
-    }
   }
 
   async close(): Promise<void> {

@@ -97,7 +97,7 @@ export async function runDaemon(req: DaemonRequest): Promise<number> {
       log,
       stdio,
       onMessage: (m) => {
-        if (m.type === 'queued' && deliverAtOnce) delivery.runner.send({ type: 'kick', id: m.id });
+        if (m.type === 'queued' && deliverAtOnce) delivery.runner.send({ type: 'kick', ids: m.ids });
       },
     },
     settingsFor(req, submit.path, submit.config, runAs),

@@ -40,8 +40,8 @@ export type MasterMessage = WorkerStart | WorkerDrain;
 /** worker → master */
 export type WorkerMessage =
   | { readonly type: 'ready' }
-  /** a message was accepted into the queue: the runner may deliver it now */
-  | { readonly type: 'queued'; readonly id: string }
+  /** messages were accepted into the queue (those of one turn of the event loop): the runner may deliver them now */
+  | { readonly type: 'queued'; readonly ids: readonly string[] }
   /** this worker has served its share of sessions: start a fresh one, then let this one drain */
   | { readonly type: 'recycle' }
   | { readonly type: 'failed'; readonly code: string; readonly exit: number; readonly message: string };

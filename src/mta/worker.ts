@@ -27,6 +27,28 @@ function send(message: WorkerMessage): Promise<void> {
   });
 }
 
+/**
+ * Tells the master which messages were queued, once per turn of the event
+ * loop rather than once per message: under load a turn completes several
+ * sessions' commits (one group commit), and each IPC message costs a
+ * serialisation and a pipe write in the worker, the master and the runner.
+ * Only when the runner delivers at once (DeliveryMode background or
+ * interactive); otherwise the next queue run finds them.
+ */
+function queuedNotifier(deliverAtOnce: boolean): (id: string) => void {
+  let ids: string[] = [];
+  return (id) => {
+    if (!deliverAtOnce) return;
+    ids.push(id);
+    if (ids.length > 1) return;
+    setImmediate(() => {
+      const batch = ids;
+      ids = [];
+      void send({ type: 'queued', ids: batch });
+    });
+  };
+}
+
 let sessionsServed = 0;
 
 /** After its share of sessions the worker asks to be replaced (once): memory does not creep. */
@@ -94,11 +116,12 @@ class Worker {
     const dir = config.options.QueueDirectory;
     if (dir === null) throw new PosternError(ERR.DAEMON_QUEUE_DIRECTORY, 'QueueDirectory (Q) option must be set');
     const queue = await openQueue({ dir, fileMode: config.options.TempFileMode });
+    const queued = queuedNotifier(config.options.DeliveryMode === 'background' || config.options.DeliveryMode === 'interactive');
     const sink: QueueSink = {
       assignId: () => queue.assignId(),
       accept: async ({ id, size: _size, attempts: _a, nextAttempt: _n, ...envelope }, content) => {
         await queue.accept(envelope, content, { id });
-        void send({ type: 'queued', id });
+        queued(id);
       },
     };
     const identity = systemIdentity();

@@ -122,9 +122,9 @@ try {
     await queue.close();
     process.exit(0);
   };
-  process.on('message', (m: { type: string; id?: string }) => {
+  process.on('message', (m: { type: string; ids?: readonly string[] }) => {
     if (m.type === 'kick') {
-      if (m.id !== undefined) arrivals.add(m.id);
+      if (m.ids !== undefined) for (const id of m.ids) arrivals.add(id);
       else fullPassDue = true;
       void pass();
     }

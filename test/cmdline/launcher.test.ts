@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { lookupGroup } from '../../src/privsep/passwd.js';
+import { serveSubmissions } from '../../src/msp/submit-protocol.js';
 import { repoRoot } from '../helpers/peers.js';
 
 const sendmail = join(repoRoot, 'bin', 'sendmail');
@@ -163,6 +164,39 @@ test('the submission path never loads smtp-server, nodemailer, node-forge or bet
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('with the daemon answering, sendmail -t does not load the net module', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-modules-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  const recorder = join(dir, 'recorder.cjs');
+  writeFileSync(recorder, RECORDER);
+  const socket = join(dir, 'submit.sock');
+  const server = serveSubmissions(socket, async (s) => {
+    for await (const _ of s.body);
+    return { ok: true, id: 'QID1', lines: [] };
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const submitCf = join(dir, 'submit.cf');
+  writeFileSync(submitCf, readFileSync(join(repoRoot, 'conf', 'submit.cf'), 'utf8').replace(/^D\{SubmitSocket\}.*$/m, `D{SubmitSocket}${socket}`));
+  const log = join(dir, 'modules');
+  writeFileSync(log, '');
+  const child = spawn(sendmail, ['-C', submitCf, '-t', '-i'], {
+    env: { ...process.env, POSTERN_TEST_MODULES: log, NODE_OPTIONS: `--no-warnings --require ${recorder}` },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d));
+  child.stderr.on('data', (d: Buffer) => (output += d));
+  child.stdin.end('To: root\nSubject: light\n\nhello\n');
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, output);
+  const modules = readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+  assert.ok(modules.some((m) => m.endsWith('/dist/bundle/boot.cjs')), `the recorder saw the run: ${modules.join(' ')}`);
+  // the blocking client (submit-blocking.ts) needs neither net nor its streams
+  assert.deepEqual(modules.filter((m) => /^(node:)?(net|stream|tls)$/.test(m)), []);
 });
 
 test('a message piped to sendmail without recipients is read to the end, so the writer is not killed by SIGPIPE', async () => {

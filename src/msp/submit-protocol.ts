@@ -13,42 +13,17 @@
  * program that talks to the socket directly gains nothing over sendmail -t.
  * Only root and the client-queue runner may submit on behalf of another
  * user (the owner of a file in the client queue, checked by the runner).
+ *
+ * Here: the daemon's server and an asynchronous client (the client-queue
+ * runner, -bs).  `sendmail -t` and -bm use the blocking client of
+ * submit-blocking.ts, which costs less to start.
  */
 import { createConnection, createServer, type Server } from 'node:net';
-import { ERR, type ErrorClass, type ErrorCode } from '../common/errors.js';
+import { ERR } from '../common/errors.js';
 import { native, socketFd, type PeerCredentials } from '../privsep/native.js';
+import { MAX_REQUEST_BYTES, PROTOCOL_VERSION, protocolError, refusal, replyFrom, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
 
-export const PROTOCOL_VERSION = 1;
-/** The request line may not be longer than this. */
-export const MAX_REQUEST_BYTES = 64 * 1024;
-
-export interface SubmissionRequest {
-  readonly version: typeof PROTOCOL_VERSION;
-  /** -f/-r as given, and which flag gave it */
-  readonly sender?: string;
-  readonly senderFlag?: 'f' | 'r';
-  /** -F */
-  readonly fullName?: string;
-  /** recipients on the command line */
-  readonly recipients: readonly string[];
-  /** -t */
-  readonly recipientsFromHeaders: boolean;
-  /** -i / -oi: a lone dot does not end the message */
-  readonly ignoreDots: boolean;
-  readonly hopCount?: number;
-  readonly notify?: { readonly never: boolean; readonly success: boolean; readonly failure: boolean; readonly delay: boolean };
-  readonly ret?: 'hdrs' | 'full';
-  readonly envid?: string;
-  readonly bodyType?: string;
-  /** -C by a user who is not root: the file, for sendmail's "Processed by USER with -C FILE" warning */
-  readonly untrustedConfig?: string;
-  /** the uid this message is submitted for; honoured from root and the client-queue runner only */
-  readonly onBehalfOf?: number;
-}
-
-export type SubmissionReply =
-  | { readonly ok: true; readonly id: string; readonly lines: readonly string[] }
-  | { readonly ok: false; readonly code: ErrorCode; readonly exit: number; readonly lines: readonly string[] };
+export { MAX_REQUEST_BYTES, PROTOCOL_VERSION, refusal, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
 
 export interface IncomingSubmission {
   readonly request: SubmissionRequest;
@@ -59,15 +34,6 @@ export interface IncomingSubmission {
 }
 
 export type SubmissionHandler = (submission: IncomingSubmission) => Promise<SubmissionReply>;
-
-/** A refusal of class `cls`, with the exit status the MSP ends with. */
-export function refusal(cls: ErrorClass, ...lines: string[]): SubmissionReply {
-  return { ok: false, code: cls.code as ErrorCode, exit: cls.exit, lines };
-}
-
-function protocolError(text: string): SubmissionReply {
-  return refusal(ERR.SUBMIT_PROTOCOL, text);
-}
 
 function isRequest(value: unknown): value is SubmissionRequest {
   if (typeof value !== 'object' || value === null) return false;
@@ -172,14 +138,7 @@ export function submitMessage(path: string, request: SubmissionRequest, message:
     socket.on('error', (e) => (connected ? resolve(protocolError(`lost the daemon: ${e.message}`)) : reject(e)));
     // a reply before the message is all sent is a refusal: stop sending
     socket.on('data', (d: Buffer) => (replyText += d.toString('utf8')));
-    socket.on('end', () => {
-      const line = replyText.split('\n')[0] ?? '';
-      try {
-        resolve(JSON.parse(line) as SubmissionReply);
-      } catch {
-        resolve(protocolError('the daemon gave no reply'));
-      }
-    });
+    socket.on('end', () => resolve(replyFrom(replyText)));
     socket.on('connect', () => {
       connected = true;
       void (async () => {

@@ -8,10 +8,11 @@
 import type { Config } from '../config/index.js';
 import { EX } from '../common/sysexits.js';
 import type { Invocation } from './cmdline/invocation.js';
-import { standardInput } from './stdin.js';
+import { standardInput, standardInputSync } from './stdin.js';
 import type { Output } from './output.js';
 import type { Caller } from './permissions.js';
-import { PROTOCOL_VERSION, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
+import { submitBlocking } from './submit-blocking.js';
+import { PROTOCOL_VERSION, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
 
 /** Where the daemon listens for local submissions, unless submit.cf's ${SubmitSocket} says otherwise. */
 export const DEFAULT_SUBMIT_SOCKET = '/run/postern/submit.sock';
@@ -41,13 +42,12 @@ const DAEMON_ABSENT = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
 
 export async function submitFromStandardInput(inv: Invocation, config: Config, caller: Caller, out: Output): Promise<number> {
   const request = submissionRequest(inv, config, caller);
-  const message = standardInput();
   let reply: SubmissionReply;
   try {
-    reply = await submitMessage(submitSocketPath(config), request, message);
+    reply = submitBlocking(submitSocketPath(config), request, standardInputSync());
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === undefined || !DAEMON_ABSENT.has(code)) throw e;
+    const { code, syscall } = e as NodeJS.ErrnoException;
+    if (syscall !== 'connect' || code === undefined || !DAEMON_ABSENT.has(code)) throw e;
     const dir = config.options.QueueDirectory;
     if (dir === null) {
       out.stdout('QueueDirectory (Q) option must be set');
@@ -55,7 +55,7 @@ export async function submitFromStandardInput(inv: Invocation, config: Config, c
     }
     // loaded only when needed: the daemon answers almost always, and every module costs start-up time
     const { queueForLater } = await import('./client-queue.js');
-    reply = await queueForLater(dir, request, message);
+    reply = await queueForLater(dir, request, standardInput());
   }
   for (const line of reply.lines) out.stdout(line);
   return reply.ok ? EX.OK : reply.exit;

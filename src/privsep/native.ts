@@ -10,7 +10,6 @@
  * integers; a limit may also be Infinity) throws a TypeError with code ERR_INVALID_ARG_TYPE before any
  * system call is made.
  */
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { packageRootFrom } from '../common/package-root.js';
@@ -60,6 +59,16 @@ export interface NativeBindings {
    * inet/inet6 (inet6 is v6-only) or a path for unix.  Close-on-exec.
    */
   listenSocket(family: 'inet' | 'inet6' | 'unix', address: string, port: number, backlog: number): number;
+  /**
+   * A connected, blocking AF_UNIX stream socket, close-on-exec, for a client
+   * that does plain blocking reads and writes (the MSP: no net module, no
+   * event loop).  Errors as connect(2) gives them: ENOENT, ECONNREFUSED...
+   */
+  connectUnix(path: string): number;
+  /** shutdown(fd, SHUT_WR): the peer reads the end of what this side sends. */
+  shutdownWrite(fd: number): void;
+  /** poll(2) for input on `fd` (end of file and errors count); -1 waits for ever.  False when the time ran out. */
+  waitReadable(fd: number, timeoutMs: number): boolean;
   /** syslog(3) through libc, which speaks /dev/log as the system expects (Node has no AF_UNIX datagram sockets). */
   /** openlog(3); `ident` is copied, since libc keeps only the pointer. */
   openlog(ident: string, option: number, facility: number): void;
@@ -82,14 +91,20 @@ let bindings: NativeBindings | undefined;
  */
 export function native(): NativeBindings {
   if (bindings) return bindings;
-  const root = packageRootFrom(fileURLToPath(import.meta.url));
-  const require = createRequire(join(root, 'package.json'));
-  const path = join(root, ADDON);
+  const path = join(packageRootFrom(fileURLToPath(import.meta.url)), ADDON);
+  // what require() does with a .node file, without the module loader's
+  // lookups: `sendmail -t` loads the addon on every start
+  const addon = { exports: {} as Partial<NativeBindings> };
   try {
-    bindings = require(path) as NativeBindings;
+    process.dlopen(addon, path);
   } catch (error) {
     throw new Error(`cannot load Postern's native addon ${path} (npm install builds it with node-gyp)`, { cause: error });
   }
+  // an addon built from an older postern_native.c lacks the newest calls
+  if (typeof addon.exports.waitReadable !== 'function') {
+    throw new Error(`Postern's native addon ${path} is older than this build (npm install rebuilds it)`);
+  }
+  bindings = addon.exports as NativeBindings;
   return bindings;
 }
 

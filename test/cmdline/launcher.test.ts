@@ -6,14 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { lookupGroup } from '../../src/privsep/passwd.js';
+import { serveSubmissions } from '../../src/msp/submit-protocol.js';
 import { repoRoot } from '../helpers/peers.js';
 
 const sendmail = join(repoRoot, 'bin', 'sendmail');
+/** What bin/sendmail runs. */
+const boot = join(repoRoot, 'dist', 'bundle', 'boot.cjs');
 
 interface Run {
   readonly code: number | null;
@@ -128,16 +131,17 @@ test('the submission path never loads smtp-server, nodemailer, node-forge or bet
   try {
     const recorder = join(dir, 'recorder.cjs');
     writeFileSync(recorder, RECORDER);
-    const modulesSeen = async (file: string, args: readonly string[]) => {
+    // node runs the command's boot.cjs itself: bin/sendmail drops NODE_OPTIONS, which could preload the recorder
+    const modulesSeen = async (args: readonly string[]) => {
       const log = join(dir, `modules-${Math.random()}`);
       writeFileSync(log, '');
-      const env = { ...process.env, POSTERN_TEST_MODULES: log, NODE_OPTIONS: `--no-warnings --require ${recorder}` };
-      const r = await run(file, args, { env });
+      const env = { ...process.env, POSTERN_TEST_MODULES: log };
+      const r = await run(process.execPath, ['--no-warnings', '--require', recorder, ...args], { env });
       return { run: r, modules: readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') };
     };
 
     // the recorder sees these libraries when something does load them
-    const control = await modulesSeen(process.execPath, [
+    const control = await modulesSeen([
       '--input-type=module',
       '-e',
       "await import('smtp-server'); await import('nodemailer'); await import('node-forge'); await import('better-sqlite3');",
@@ -155,7 +159,7 @@ test('the submission path never loads smtp-server, nodemailer, node-forge or bet
         .replace(/^O QueueDirectory=.*$/m, `O QueueDirectory=${join(dir, 'cq')}`),
     );
     for (const args of [['-C', submitCf, '-t', '-i'], ['-C', submitCf, 'root'], ['-C', submitCf, '-bm', 'root']]) {
-      const { run: r, modules } = await modulesSeen(sendmail, args);
+      const { run: r, modules } = await modulesSeen([boot, ...args]);
       assert.ok(modules.some((m) => m.endsWith('/dist/bundle/boot.cjs')), `the recorder saw the run: ${modules.join(' ')}`);
       assert.notEqual(r.code, null);
       assert.deepEqual(modules.filter((m) => HEAVY.test(m)), [], args.join(' '));
@@ -163,6 +167,54 @@ test('the submission path never loads smtp-server, nodemailer, node-forge or bet
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('with the daemon answering, sendmail -t does not load the net module', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-modules-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  const recorder = join(dir, 'recorder.cjs');
+  writeFileSync(recorder, RECORDER);
+  const socket = join(dir, 'submit.sock');
+  const server = serveSubmissions(socket, async (s) => {
+    for await (const _ of s.body);
+    return { ok: true, id: 'QID1', lines: [] };
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const submitCf = join(dir, 'submit.cf');
+  writeFileSync(submitCf, readFileSync(join(repoRoot, 'conf', 'submit.cf'), 'utf8').replace(/^D\{SubmitSocket\}.*$/m, `D{SubmitSocket}${socket}`));
+  const log = join(dir, 'modules');
+  writeFileSync(log, '');
+  const child = spawn(process.execPath, ['--no-warnings', '--require', recorder, boot, '-C', submitCf, '-t', '-i'], {
+    env: { ...process.env, POSTERN_TEST_MODULES: log },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d));
+  child.stderr.on('data', (d: Buffer) => (output += d));
+  child.stdin.end('To: root\nSubject: light\n\nhello\n');
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, output);
+  const modules = readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+  assert.ok(modules.some((m) => m.endsWith('/dist/bundle/boot.cjs')), `the recorder saw the run: ${modules.join(' ')}`);
+  // the blocking client (submit-blocking.ts) needs neither net nor its streams
+  assert.deepEqual(modules.filter((m) => /^(node:)?(net|stream|tls)$/.test(m)), []);
+});
+
+test("the caller's NODE_OPTIONS does not reach Node: nothing preloaded, no option refused", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-nodeopts-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const marker = join(dir, 'preloaded');
+  const preload = join(dir, 'preload.cjs');
+  writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n`);
+  for (const options of [`--require ${preload}`, '--definitely-not-a-node-option']) {
+    const r = await run(sendmail, ['-bz'], { env: { ...process.env, NODE_OPTIONS: options } });
+    assert.equal(r.code, 64, `${options}: ${r.stderr}`);
+    assert.equal(r.stdout, 'Frozen configurations unsupported\n', options);
+    assert.equal(r.stderr, '', options);
+  }
+  assert.equal(existsSync(marker), false, 'the preload never ran');
 });
 
 test('a message piped to sendmail without recipients is read to the end, so the writer is not killed by SIGPIPE', async () => {

@@ -4,7 +4,7 @@
  * so the test runner itself keeps its identity and limits.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -356,6 +356,10 @@ test('system errors carry code, errno and syscall like Node’s', (t) => {
   const fd = openSync(file, 'r');
   t.after(() => closeSync(fd));
   assertSystemError(() => n.peerCredentials(fd), 'ENOTSOCK', 'getsockopt');
+  assertSystemError(() => n.shutdownWrite(fd), 'ENOTSOCK', 'shutdown');
+  assertSystemError(() => n.shutdownWrite(closedFd), 'EBADF', 'shutdown');
+  assertSystemError(() => n.waitReadable(closedFd, 0), 'EBADF', 'poll');
+  assertSystemError(() => n.connectUnix(join(tempDir(t), 'none.sock')), 'ENOENT', 'connect');
   // A write lock needs a descriptor open for writing.
   assertSystemError(() => n.recordLock(fd, 'write', false), 'EBADF', 'fcntl');
 });
@@ -385,6 +389,11 @@ test('bad arguments are TypeErrors, thrown before any system call', async (t) =>
   assertTypeError(() => n.openlog('x', 0, 1.5), 'facility');
   assertTypeError(() => n.syslog(6, { toString: () => 'x' }), 'message');
   assertTypeError(() => n.syslog('6', 'x'), 'priority');
+  assertTypeError(() => n.connectUnix(7), 'path');
+  assertTypeError(() => n.shutdownWrite('0'), 'fd');
+  assertTypeError(() => n.waitReadable(0, -2), 'timeoutMs');
+  assertTypeError(() => n.waitReadable(0, 1.5), 'timeoutMs');
+  assertTypeError(() => n.waitReadable(-1, 0), 'fd');
 
   // Identity calls are checked in a child: were validation to let one
   // through, the runner's own ids would change.
@@ -505,4 +514,71 @@ test('listenSocket binds and listens without accepting; a Node server given the 
   assert.throws(() => n.listenSocket('inet', '::1', 0, 1), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => n.listenSocket('unix', 'x'.repeat(200), 0, 1), { code: 'ENAMETOOLONG' });
   assert.throws(() => n.listenSocket('ipx' as 'inet', '127.0.0.1', 0, 1), { code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test('connectUnix: a blocking client; shutdownWrite ends what it sends, waitReadable waits for the answer', async (t) => {
+  const n = native();
+  const path = join(tempDir(t), 'sock');
+  let received = '';
+  let ended!: (socket: Socket) => void;
+  const end = new Promise<Socket>((resolve) => (ended = resolve));
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('data', (d: Buffer) => (received += String(d)));
+    socket.on('end', () => ended(socket));
+  });
+  t.after(() => server.close());
+  await listen(server, path);
+  const fd = n.connectUnix(path);
+  t.after(() => closeSync(fd));
+  // close-on-exec, and blocking (no O_NONBLOCK): plain readSync/writeSync work on it
+  const flags = parseInt(/flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+  assert.ok((flags & 0o2000000) !== 0, `O_CLOEXEC in ${flags.toString(8)}`);
+  assert.equal(flags & 0o4000, 0, 'not O_NONBLOCK');
+  writeSync(fd, 'request\n');
+  assert.equal(n.waitReadable(fd, 0), false, 'nothing to read before the server answers');
+  n.shutdownWrite(fd);
+  const socket = await end;
+  assert.equal(received, 'request\n');
+  socket.end('answer\n');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(n.waitReadable(fd, 5000), true);
+  const buffer = Buffer.alloc(64);
+  assert.equal(buffer.subarray(0, readSync(fd, buffer)).toString(), 'answer\n');
+  assert.equal(n.waitReadable(fd, 0), true, 'the end of the stream counts as readable');
+  assert.equal(readSync(fd, buffer), 0);
+});
+
+test('connectUnix: no listener is ECONNREFUSED, a path too long ENAMETOOLONG', (t) => {
+  const n = native();
+  const path = join(tempDir(t), 'sock');
+  closeSync(n.listenSocket('unix', path, 0, 1)); // the socket file stays, nobody listens
+  assertSystemError(() => n.connectUnix(path), 'ECONNREFUSED', 'connect');
+  assert.throws(() => n.connectUnix('x'.repeat(200)), { code: 'ENAMETOOLONG', syscall: 'connect' });
+});
+
+test('waitReadable: a timeout runs out, and -1 waits for input from another process', { timeout: 20_000 }, async (t) => {
+  const path = join(tempDir(t), 'sock');
+  const server = createServer((socket) => {
+    socket.on('error', () => socket.destroy()); // the child may close before reading the answer
+    setTimeout(() => socket.end('late\n'), 300);
+  });
+  t.after(() => server.close());
+  await listen(server, path);
+  // the wait blocks this thread, so the server must be another process's
+  const child = new NodeChild(
+    t,
+    `const n = (await import(${JSON.stringify(NATIVE)})).native();
+     const fd = n.connectUnix(${JSON.stringify(path)});
+     const started = Date.now();
+     const short = n.waitReadable(fd, 50);
+     const waited = Date.now() - started;
+     const long = n.waitReadable(fd, -1);
+     console.log(JSON.stringify({ short, waited, long }));`,
+  );
+  const result = await child.finish();
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout);
+  assert.equal(report.short, false);
+  assert.ok(report.waited >= 45, `waited ${report.waited} ms`);
+  assert.equal(report.long, true);
 });

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -47,7 +48,7 @@
   X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOTTY) X(EFBIG) X(ENOSPC) \
   X(EROFS) X(EPIPE) X(ERANGE) X(EDEADLK) X(ENOLCK) X(ENOSYS) X(EOVERFLOW) \
   X(ENOTSOCK) X(EOPNOTSUPP) X(ENOTCONN) X(EADDRINUSE) X(EADDRNOTAVAIL) \
-  X(EAFNOSUPPORT) X(ENAMETOOLONG)
+  X(EAFNOSUPPORT) X(ENAMETOOLONG) X(ECONNREFUSED) X(ECONNRESET) X(ETIMEDOUT)
 
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
   char code[16], msg[256];
@@ -410,6 +411,71 @@ static napi_value ListenSocket(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * connectUnix(path) -> fd: a connected, blocking AF_UNIX stream socket,
+ * close-on-exec.  The MSP (`sendmail -t`) talks to the daemon's submission
+ * socket with plain blocking reads and writes: Node's net module and event
+ * loop cost a short-lived command more start-up time than the submission
+ * itself (docs/architecture.md, "Start-up cost").  A connect interrupted by
+ * a signal goes on in the kernel; its outcome is waited for, not retried.
+ */
+static napi_value ConnectUnix(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  struct sockaddr_un addr;
+  char *path;
+  int fd, err = 0;
+  napi_value result;
+  TRY(path = string_arg(env, argv[0], "path"));
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) { free(path); return throw_errno(env, "connect", ENAMETOOLONG); }
+  strcpy(addr.sun_path, path);
+  free(path);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    err = errno;
+    if (err == EINTR) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      socklen_t len = sizeof err;
+      while (poll(&p, 1, -1) < 0 && errno == EINTR) {}
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    }
+  }
+  if (err != 0) {
+    close(fd);
+    return throw_errno(env, "connect", err);
+  }
+  TRY(napi_create_int32(env, fd, &result) == napi_ok);
+  return result;
+}
+
+/* shutdownWrite(fd): shutdown(fd, SHUT_WR), the end of what this side sends. */
+static napi_value ShutdownWrite(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  TRY(int_arg(env, argv[0], "fd", 0, INT_MAX, false, &fd));
+  return shutdown((int)fd, SHUT_WR) ? throw_errno(env, "shutdown", errno) : NULL;
+}
+
+/*
+ * waitReadable(fd, timeoutMs) -> bool: poll(2) for input (end of file and
+ * errors count: the next read reports them); -1 waits for ever.  False when
+ * the time ran out.  A signal does not end the wait early.
+ */
+static napi_value WaitReadable(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd, timeout;
+  int rc;
+  TRY(int_arg(env, argv[0], "fd", 0, INT_MAX, false, &fd));
+  TRY(int_arg(env, argv[1], "timeoutMs", -1, INT_MAX, false, &timeout));
+  struct pollfd p = {(int)fd, POLLIN, 0};
+  while ((rc = poll(&p, 1, (int)timeout)) < 0 && errno == EINTR) {}
+  if (rc < 0) return throw_errno(env, "poll", errno);
+  if (rc > 0 && (p.revents & POLLNVAL)) return throw_errno(env, "poll", EBADF);
+  return js_bool(env, rc > 0);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
   static const napi_property_descriptor fns[] = {
@@ -417,7 +483,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("getresuid", Getresuid), FN("getresgid", Getresgid), FN("setgroups", Setgroups),
       FN("flock", Flock), FN("recordLock", RecordLock), FN("descriptionLock", DescriptionLock), FN("recordLockHolder", RecordLockHolder),
       FN("setrlimit", Setrlimit), FN("getrlimit", Getrlimit), FN("setNoNewPrivs", SetNoNewPrivs),
-      FN("listenSocket", ListenSocket), FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog)};
+      FN("listenSocket", ListenSocket), FN("connectUnix", ConnectUnix), FN("shutdownWrite", ShutdownWrite),
+      FN("waitReadable", WaitReadable), FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog)};
 #undef FN
   return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) == napi_ok ? exports : NULL;
 }

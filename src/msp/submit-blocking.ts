@@ -1,0 +1,68 @@
+/**
+ * The MSP's client of the submission channel (the protocol is in
+ * submit-protocol.ts): blocking reads and writes on a socket the addon
+ * connects, with no event loop in the way.  `sendmail -t` is a process that
+ * lives for one message, and Node's net module with its streams costs it
+ * more than the submission itself: loading them, a turn of the event loop
+ * for the connect, libuv's thread pool for reading standard input (measured
+ * in docs/architecture.md, "Start-up cost").  The daemon still learns the
+ * caller from SO_PEERCRED of this connection, and still answers only once
+ * the message is queued.
+ */
+import { closeSync, readSync, writeSync } from 'node:fs';
+import { native } from '../privsep/native.js';
+import { protocolError, replyFrom, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
+
+/** Errors that mean the daemon went away in the middle; its reply, if any, is still read. */
+const LOST = new Set(['EPIPE', 'ECONNRESET']);
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
+}
+
+function readToEnd(fd: number): string {
+  const parts: Buffer[] = [];
+  const buffer = Buffer.allocUnsafe(4096);
+  for (;;) {
+    const n = readSync(fd, buffer, 0, buffer.length, null);
+    if (n === 0) return Buffer.concat(parts).toString('utf8');
+    parts.push(Buffer.from(buffer.subarray(0, n)));
+  }
+}
+
+/**
+ * Sends the request and `message` to the daemon at `path` and returns its
+ * reply.  Throws the connect error (its `syscall` is 'connect': ENOENT,
+ * ECONNREFUSED...) when no daemon listens, before anything of `message` is
+ * read, so the caller can still queue the message itself.
+ */
+export function submitBlocking(path: string, request: SubmissionRequest, message: Iterable<Buffer>): SubmissionReply {
+  const addon = native();
+  const fd = addon.connectUnix(path);
+  try {
+    let lost: Error | undefined;
+    try {
+      writeAll(fd, Buffer.from(`${JSON.stringify(request)}\n`));
+      for (const chunk of message) {
+        // a reply before the message is all sent is a refusal: stop sending
+        if (addon.waitReadable(fd, 0)) break;
+        writeAll(fd, chunk);
+      }
+      addon.shutdownWrite(fd);
+    } catch (e) {
+      if (!LOST.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      lost = e as Error;
+    }
+    let text: string;
+    try {
+      text = readToEnd(fd);
+    } catch (e) {
+      if (!LOST.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      lost ??= e as Error;
+      text = '';
+    }
+    return lost !== undefined && text === '' ? protocolError(`lost the daemon: ${lost.message}`) : replyFrom(text);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -42,9 +42,10 @@ export interface NativeBindings {
   recordLock(fd: number, type: RecordLockType, wait: boolean, start?: number, length?: number): boolean;
   /**
    * fcntl F_OFD_SETLK on [start, start+length): a lock of the open file
-   * description, never waiting; false when it is held by another description.
+   * description; false when it is held by another description.  With `wait`,
+   * F_OFD_SETLKW: blocks the calling thread until it is free.
    */
-  descriptionLock(fd: number, type: RecordLockType, start: number, length: number): boolean;
+  descriptionLock(fd: number, type: RecordLockType, start: number, length: number, wait?: boolean): boolean;
   /** fcntl F_GETLK: the process holding a conflicting lock, or null when the lock could be placed. */
   recordLockHolder(fd: number, type: 'read' | 'write', start?: number, length?: number): { pid: number; type: 'read' | 'write' } | null;
   /** setrlimit(2); Infinity stands for RLIM_INFINITY. */

@@ -24,6 +24,13 @@ export const CLAIMS_FILE = 'claims';
 /** 2^52: offsets stay exact integers in JavaScript and within off_t. */
 const SPACE = 2 ** 52;
 
+/**
+ * The byte the queue's writers lock around each transaction (db-worker.ts),
+ * past every claim's: the kernel wakes the next writer the moment the lock
+ * is free, where SQLite's own busy handler sleeps 1, 2, 5, 10... ms.
+ */
+export const WRITER_LOCK_AT = SPACE;
+
 /** FNV-1a, 52 bits of it: the byte an id's claim locks. */
 export function claimOffset(id: string): number {
   let h = 0xcbf29ce484222325n;

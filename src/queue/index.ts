@@ -99,7 +99,6 @@ export class MessageQueue {
   private reserveGiven = false;
   private readonly selectEnvelope: Database.Statement<[string], { envelope: string }>;
   private readonly inlineContent: Database.Statement<[string], { data: Buffer }>;
-  private readonly known: Database.Statement<[string], { n: number }>;
 
   private constructor(
     readonly dir: string,
@@ -111,7 +110,6 @@ export class MessageQueue {
     readonly recovery: RecoveryReport,
   ) {
     this.inlineContent = db.prepare('SELECT data FROM content WHERE id = ?');
-    this.known = db.prepare('SELECT 1 AS n FROM messages WHERE id = ?');
     this.selectEnvelope = db.prepare('SELECT envelope FROM messages WHERE id = ?');
   }
 
@@ -126,7 +124,7 @@ export class MessageQueue {
     }
     await makeReserve(dir);
     const dbPath = join(dir, DB_NAME);
-    const writer = await QueueWriter.start(dbPath, contentDir);
+    const writer = await QueueWriter.start(dbPath, contentDir, options.fileMode ?? 0o600);
     let db: Database.Database;
     try {
       db = new Database(dbPath, { readonly: true, fileMustExist: true });
@@ -173,12 +171,8 @@ export class MessageQueue {
    * A queue id for a message about to be accepted, for callers that must
    * write it into the message first (Received: ... id QID, Message-Id).
    */
-  async assignId(): Promise<string> {
-    // an id an earlier process with the same pid left in the queue is skipped
-    for (;;) {
-      const id = await this.ids.assign();
-      if (this.known.get(id) === undefined) return id;
-    }
+  assignId(): Promise<string> {
+    return this.ids.assign();
   }
 
   /**
@@ -209,20 +203,31 @@ export class MessageQueue {
         await received.rest.return?.();
       }
     }
-    const full: Envelope = { ...envelope, id, size, attempts: envelope.attempts ?? 0, nextAttempt: envelope.nextAttempt ?? envelope.arrival };
-    try {
-      await this.writer.commit({
-        id,
-        json: JSON.stringify(full),
-        arrival: full.arrival,
-        nextAttempt: full.nextAttempt,
-        ...(received.bytes !== undefined ? { content: received.bytes } : {}),
-      });
-    } catch (e) {
-      if (received.bytes === undefined) await unlink(this.contentPath(id)).catch(() => {});
-      throw e;
+    for (let tries = 0; ; tries++) {
+      const full: Envelope = { ...envelope, id, size, attempts: envelope.attempts ?? 0, nextAttempt: envelope.nextAttempt ?? envelope.arrival };
+      try {
+        await this.writer.commit({
+          id,
+          json: JSON.stringify(full),
+          arrival: full.arrival,
+          nextAttempt: full.nextAttempt,
+          ...(received.bytes !== undefined ? { content: received.bytes } : {}),
+        });
+        return { id, size };
+      } catch (e) {
+        // The id is taken by a message an earlier process with the same pid
+        // queued in the same second (ids are not checked beforehand: a query
+        // per message for what needs a pid reused within a second).  Take
+        // the next one, unless the caller already wrote it into the message.
+        // (A big message's file was created O_EXCL under the id, so its id is rarely taken; it fails.)
+        const retry = options.id === undefined && received.bytes !== undefined && tries < 100 && (e as { cause?: { code?: unknown } }).cause?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+        if (!retry) {
+          if (received.bytes === undefined) await unlink(this.contentPath(id)).catch(() => {});
+          throw e;
+        }
+        id = await this.assignId();
+      }
     }
-    return { id, size };
   }
 
   /** Every envelope, oldest arrival first. */

@@ -62,10 +62,10 @@ export class QueueWriter {
     worker.on('exit', () => fail(new Error('the queue database worker has exited')));
   }
 
-  static async start(dbPath: string, contentDir: string): Promise<QueueWriter> {
+  static async start(dbPath: string, contentDir: string, fileMode: number): Promise<QueueWriter> {
     // The worker inherits execArgv; --input-type (node -e callers) would stop it from loading.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(entryPoint(import.meta.url, 'queue-db', './db-worker.js'), { workerData: { dbPath }, execArgv });
+    const worker = new Worker(entryPoint(import.meta.url, 'queue-db', './db-worker.js'), { workerData: { dbPath, fileMode }, execArgv });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (reply: Reply): void => {
         worker.off('error', onError);

@@ -226,6 +226,40 @@ test('open-file-description locks: two descriptors of one process conflict, clos
   assert.throws(() => n.descriptionLock(second, 'write', -1, 1), TypeError);
 });
 
+test('an open-file-description lock with wait blocks until the holder lets go', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'claims');
+  const marker = join(dir, 'child-unlocked');
+  writeFileSync(file, '');
+  const at = 2 ** 52;
+  const child = new NodeChild(
+    t,
+    `import { openSync, writeFileSync } from 'node:fs';
+     import { createInterface } from 'node:readline';
+     const n = (await import(${JSON.stringify(NATIVE)})).native();
+     const fd = openSync(${JSON.stringify(file)}, 'r+');
+     if (!n.descriptionLock(fd, 'write', ${at}, 1)) throw new Error('child could not lock');
+     console.log('locked');
+     for await (const line of createInterface({ input: process.stdin })) {
+       if (line === 'unlock-soon') setTimeout(() => {
+         writeFileSync(${JSON.stringify(marker)}, '');
+         n.descriptionLock(fd, 'unlock', ${at}, 1);
+       }, 300);
+     }`,
+  );
+  assert.equal(await child.line(), 'locked');
+  const n = native();
+  const fd = openSync(file, 'r+');
+  t.after(() => closeSync(fd));
+  assert.equal(n.descriptionLock(fd, 'write', at, 1), false);
+  child.send('unlock-soon\n');
+  assert.equal(n.descriptionLock(fd, 'write', at, 1, true), true);
+  assert.ok(existsSync(marker), 'F_OFD_SETLKW returned before the child unlocked');
+  assert.equal(n.descriptionLock(fd, 'unlock', at, 1), true);
+  const result = await child.finish();
+  assert.equal(result.code, 0, result.stderr);
+});
+
 test('flock held by another process, released when it exits', { timeout: 20_000 }, async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'locked');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import test from 'node:test';
 import { isPosternError } from '../../src/common/errors.js';
-import { QUEUE_ID_PATTERN } from '../../src/queue/qid.js';
+import { QUEUE_ID_PATTERN, QueueIdGenerator } from '../../src/queue/qid.js';
 import { CONTENT_DIR, INLINE_LIMIT, openQueue, type MessageQueue } from '../../src/queue/index.js';
 import { contentHash, contentStream, testEnvelope } from './fixtures/content.js';
 
@@ -227,4 +227,29 @@ test('updates of one queue opening never fail while another opening commits (wri
     await accepts;
   }
   assert.equal(runner.read(id)?.attempts, 300);
+});
+
+test('an id another process left in the queue is skipped at commit (no look-up per message); an id the caller chose is not swapped', async (t) => {
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await openQueue({ dir });
+  const taken = await first.accept(testEnvelope('earlier'), contentStream('earlier', 100, 1));
+  await first.close();
+  // a generator that hands out the taken id first, as a process with the same pid in the same second would
+  const ids = new QueueIdGenerator(999_997);
+  const fresh = await ids.assign();
+  const replay = Object.assign(Object.create(QueueIdGenerator.prototype) as QueueIdGenerator, {
+    handed: [taken.id, fresh],
+    assign(this: { handed: string[] }) {
+      return Promise.resolve(this.handed.shift() ?? 'none');
+    },
+  });
+  const q = await openQueue({ dir, ids: replay });
+  t.after(() => q.close());
+  const later = await q.accept(testEnvelope('later'), contentStream('later', 100, 2));
+  assert.equal(later.id, fresh);
+  assert.equal(await hashOf(q, taken.id), contentHash('earlier', 100, 1), 'the earlier message is untouched');
+  assert.equal(await hashOf(q, later.id), contentHash('later', 100, 2));
+  await assert.rejects(q.accept(testEnvelope('chosen'), contentStream('chosen', 100, 3), { id: taken.id }), (e: unknown) => isPosternError(e));
+  assert.equal(q.list().length, 2);
 });

@@ -108,6 +108,13 @@ export class MessageData {
     let start = 0;
     let lineEnds = 0;
     for (let i = 0; i < chunk.length; i++) {
+      if (this.state === State.Normal) {
+        // inside a line nothing happens until its CR (or a bare LF): skip there natively
+        const end = lineEnd(chunk, i);
+        this.lineLength += end - i;
+        i = end;
+        if (i === chunk.length) break;
+      }
       const c = chunk[i]!;
       switch (this.state) {
         case State.BeginningOfLine:
@@ -159,4 +166,12 @@ export class MessageData {
     this.storedSize -= lineEnds; // each CRLF is stored as LF
     if (this.options.maxSize > 0 && this.storedSize > this.options.maxSize) this.tooBig = true;
   }
+}
+
+/** The index of the first CR or LF in `chunk` at or after `from`; the chunk's length when there is none. */
+function lineEnd(chunk: Buffer, from: number): number {
+  const cr = chunk.indexOf(0x0d, from);
+  const lf = chunk.indexOf(0x0a, from);
+  if (cr < 0) return lf < 0 ? chunk.length : lf;
+  return lf < 0 || cr < lf ? cr : lf;
 }

@@ -242,19 +242,23 @@ static napi_value RecordLock(napi_env env, napi_callback_info info) {
 }
 
 /*
- * Open-file-description locks (F_OFD_SETLK): like flock, they belong to the
- * descriptor, not the process, so two descriptors of one process conflict and
- * closing an unrelated descriptor of the same file releases nothing.  Never
- * waits: a lock held elsewhere answers false.
+ * Open-file-description locks (F_OFD_SETLK, F_OFD_SETLKW with `wait`): like
+ * flock, they belong to the descriptor, not the process, so two descriptors
+ * of one process conflict and closing an unrelated descriptor of the same
+ * file releases nothing.  Without `wait`, a lock held elsewhere answers false.
  */
 static napi_value DescriptionLock(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(5);
   struct flock fl;
   int fd, rc;
+  bool wait = false;
+  napi_valuetype wait_type;
   TRY(lock_args(env, argv, 2, "'read', 'write' or 'unlock'", true, &fd, &fl));
+  TRY(napi_typeof(env, argv[4], &wait_type) == napi_ok);
+  if (wait_type != napi_undefined) TRY(bool_arg(env, argv[4], "wait", &wait));
   fl.l_pid = 0; /* required by F_OFD_* */
-  while ((rc = fcntl(fd, F_OFD_SETLK, &fl)) && errno == EINTR) {}
-  if (rc && errno != EAGAIN && errno != EACCES) return throw_errno(env, "fcntl", errno);
+  while ((rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl)) && errno == EINTR) {}
+  if (rc && (wait || (errno != EAGAIN && errno != EACCES))) return throw_errno(env, "fcntl", errno);
   return js_bool(env, rc == 0);
 }
 

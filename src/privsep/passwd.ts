@@ -4,7 +4,7 @@
  * source answers from.  Accounts served only by another NSS source (LDAP,
  * NIS) are not seen here; sendmail would see them.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export interface PasswdEntry {
   readonly name: string;
@@ -22,17 +22,38 @@ export interface GroupEntry {
   readonly members: readonly string[];
 }
 
+/**
+ * The file's records, parsed once and kept while the file stays the same
+ * (inode, size, mtime and ctime, by one stat per look-up).  Why: the queue
+ * runner, the broker and the SMTP workers look users up for every local
+ * recipient, and reading and splitting the whole file each time was most of
+ * the runner's work per local delivery after the delivery itself.
+ */
+const parsed = new Map<string, { key: string; records: string[][] }>();
+
 function records(path: string): string[][] {
+  let key: string;
+  try {
+    const st = statSync(path, { bigint: true });
+    key = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    parsed.delete(path);
+    return [];
+  }
+  const kept = parsed.get(path);
+  if (kept !== undefined && kept.key === key) return kept.records;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
     return [];
   }
-  return text
+  const list = text
     .split('\n')
     .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith('+') && !line.startsWith('-'))
     .map((line) => line.split(':'));
+  parsed.set(path, { key, records: list });
+  return list;
 }
 
 const isId = (s: string) => /^\d+$/.test(s);

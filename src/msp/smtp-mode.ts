@@ -265,7 +265,8 @@ class BsSession {
     const request: SubmissionRequest = {
       ...submissionRequest(this.inv, this.config, this.caller),
       sender: tx.sender,
-      senderFlag: 'f',
+      // the daemon words its warning as sendmail's -bs does ("owned process doing -bs")
+      senderFlag: 'bs',
       recipients: tx.recipients,
       recipientsFromHeaders: false,
       // the dots are already taken off: a line with a lone dot is text

@@ -46,7 +46,7 @@ function isRequest(value: unknown): value is SubmissionRequest {
     typeof r['recipientsFromHeaders'] === 'boolean' &&
     typeof r['ignoreDots'] === 'boolean' &&
     ['sender', 'fullName', 'envid', 'bodyType', 'untrustedConfig'].every(optionalString) &&
-    (r['senderFlag'] === undefined || r['senderFlag'] === 'f' || r['senderFlag'] === 'r') &&
+    (r['senderFlag'] === undefined || ['f', 'r', 'bs'].includes(r['senderFlag'] as string)) &&
     (r['ret'] === undefined || r['ret'] === 'hdrs' || r['ret'] === 'full') &&
     (r['hopCount'] === undefined || Number.isInteger(r['hopCount'])) &&
     (r['onBehalfOf'] === undefined || (Number.isInteger(r['onBehalfOf']) && (r['onBehalfOf'] as number) >= 0))

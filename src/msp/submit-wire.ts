@@ -12,9 +12,9 @@ export const MAX_REQUEST_BYTES = 64 * 1024;
 
 export interface SubmissionRequest {
   readonly version: typeof PROTOCOL_VERSION;
-  /** -f/-r as given, and which flag gave it */
+  /** -f/-r as given, and which flag gave it; 'bs': the MAIL FROM of a `sendmail -bs` session */
   readonly sender?: string;
-  readonly senderFlag?: 'f' | 'r';
+  readonly senderFlag?: 'f' | 'r' | 'bs';
   /** -F */
   readonly fullName?: string;
   /** recipients on the command line */

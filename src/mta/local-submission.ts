@@ -52,7 +52,7 @@ export function invocationFromRequest(request: SubmissionRequest): Invocation {
   inv.recipientsFromHeaders = request.recipientsFromHeaders;
   if (request.ignoreDots) inv.options.push({ letter: 'i', text: 'T' });
   inv.sender = request.sender;
-  inv.senderFlag = request.senderFlag;
+  inv.senderFlag = request.senderFlag === 'bs' ? undefined : request.senderFlag;
   inv.fullName = request.fullName;
   inv.hopCount = request.hopCount;
   inv.notify = request.notify === undefined ? undefined : { ...request.notify };
@@ -83,11 +83,14 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
         queueId,
         now: arrival,
         ...(request.untrustedConfig !== undefined ? { untrustedConfig: request.untrustedConfig } : {}),
+        smtpSession: request.senderFlag === 'bs',
       });
     } catch (e) {
       if (e instanceof SubmissionError) return refusal(ERR[e.code as keyof typeof ERR], e.message);
       throw e;
     }
+    // sendmail's auth_warning(): with the header, under LogLevel > 3
+    if (deps.submitConfig.options.PrivacyOptions.has('authwarnings')) for (const w of submission.warnings) deps.log?.info(3, queueId, `Authentication-Warning: ${w}`);
     const recipients: Recipient[] = submission.recipients.map((address) => ({
       address,
       state: 'pending',

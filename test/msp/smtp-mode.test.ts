@@ -2,9 +2,10 @@
  * `sendmail -bs` as a real user in the sandbox, fed line by line by a
  * program that waits for each reply, as an MUA does: the MSP's greeting
  * and EHLO, the message handed to the running daemon with alice as the
- * submitter and a warning for the sender she may not claim; `sendmail -bs
- * < file` refused by the anti-smuggling check; with no daemon, the message
- * waits in the client queue as alice's.
+ * submitter and sendmail's `owned process doing -bs` warning for the
+ * sender she may not claim; `sendmail -bs < file` refused by the
+ * anti-smuggling check; with no daemon, the message waits in the client
+ * queue as alice's.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -97,7 +98,7 @@ test('sendmail -bs as alice, line by line: to the daemon, refused from a file, i
   assert.equal(queued.length, 1, 'only the interactive session queued a message');
   const msg = queued[0]!;
   assert.match(msg, new RegExp(`^Received: \\(from alice@localhost\\)\\n\\tby mx\\.example\\.test \\(Postern [^)]*/Submit\\) id ${id};`));
-  assert.match(msg, /\nX-Authentication-Warning: mx\.example\.test: alice set sender to boss@example\.com using -f\n/);
+  assert.match(msg, /\nX-Authentication-Warning: mx\.example\.test: alice owned process doing -bs\n/);
   assert.match(msg, /\nSubject: by -bs\n/);
   assert.ok(msg.endsWith('\n\nfirst line\n.a dot line\nlast\n'), JSON.stringify(msg));
   const mailq = text(line('mailq'));

@@ -33,7 +33,7 @@ export const NOW = new Date(Date.UTC(2026, 10, 22, 8, 44, 54));
 export async function submit(
   input: string,
   args: string[],
-  opts: { caller?: PasswdEntry; config?: Config; untrustedConfig?: string } = {},
+  opts: { caller?: PasswdEntry; config?: Config; untrustedConfig?: string; smtpSession?: boolean } = {},
 ): Promise<Submission & { bodyText: string }> {
   const { invocation } = parseCommandLine('sendmail', args, () => ({ notices: [] }));
   const s = await readSubmission(chunks(input), {
@@ -44,6 +44,7 @@ export async function submit(
     queueId: '6AM8isji000082',
     now: NOW,
     ...(opts.untrustedConfig !== undefined ? { untrustedConfig: opts.untrustedConfig } : {}),
+    ...(opts.smtpSession !== undefined ? { smtpSession: opts.smtpSession } : {}),
   });
   return { ...s, bodyText: await collect(s.body) };
 }

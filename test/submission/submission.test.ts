@@ -178,6 +178,21 @@ test('X-Authentication-Warning for an untrusted -f/-r, not for trusted users or 
   assert.doesNotMatch(quiet.headers, /X-Authentication-Warning/);
 });
 
+test('-bs: "USER owned process doing -bs" unless the MAIL FROM is the caller\'s own local address (as measured with sendmail 8.17)', async () => {
+  const warning = async (sender: string, caller = alice, cfg = config()) => {
+    const s = await submit('Subject: s\n\nx\n', ['-f', sender, 'bob@example.org'], { caller, config: cfg, smtpSession: true });
+    return s.headers.split('\n').filter((l) => l.startsWith('X-Authentication-Warning:'));
+  };
+  for (const sender of ['bob', '<>', 'boss@example.com', 'bob@mx.example.test']) {
+    assert.deepEqual(await warning(sender), ['X-Authentication-Warning: mx.example.test: alice owned process doing -bs'], sender);
+  }
+  for (const sender of ['alice', 'alice@localhost', 'alice@mx.example.test']) assert.deepEqual(await warning(sender), [], sender);
+  assert.deepEqual(await warning('boss@example.com', root), [], 'root');
+  const trusting = config();
+  trusting.classes.get('t')!.add('alice');
+  assert.deepEqual(await warning('boss@example.com', alice, trusting), [], 'class t');
+});
+
 test('hop count: max of -h and the trace headers (ours included); over MaxHopCount is TOO_MANY_HOPS, exit 69', async () => {
   const received = (n: number) => Array.from({ length: n }, (_, i) => `Received: from h${i}\n`).join('');
   const ok = await submit(`${received(24)}To: a@x.y\n\nx\n`, ['-t']);

@@ -38,6 +38,12 @@
  *   [Resent-Date:] Date:  [Resent-From:] From:  Full-Name: (when $x is set)
  *   [Resent-Message-Id:] Message-Id: <YYYYMMDDhhmm.QID@HOST>
  *   X-Authentication-Warning: HOST: USER set sender to ADDR using -f
+ *     or, for the MAIL FROM of a `sendmail -bs` session (`smtpSession`),
+ *   X-Authentication-Warning: HOST: USER owned process doing -bs
+ *     sendmail 8.17's srvrsmtp.c adds that one when the caller is not root,
+ *     not in class t, and the sender is not the caller's own local address
+ *     (measured: `alice`, `alice@localhost`, `alice@$j` pass; `bob`, `<>`,
+ *     `boss@example.com` are warned about); it never adds "set sender to" there.
  */
 import { ERR, PosternError, type ErrorClass } from '../../common/errors.js';
 import type { Invocation } from '../cmdline/invocation.js';
@@ -65,6 +71,8 @@ export interface SubmissionContext {
   readonly now?: Date;
   /** the -C file of a caller who is not root: sendmail's "Processed by USER with -C FILE" */
   readonly untrustedConfig?: string;
+  /** the sender is the MAIL FROM of a `sendmail -bs` session, not a -f/-r */
+  readonly smtpSession?: boolean;
 }
 
 export interface Submission {
@@ -158,7 +166,9 @@ export async function readSubmission(input: AsyncIterable<Buffer | string>, ctx:
   // sendmail's order: the -C warning is raised before the sender is looked at
   if (ctx.untrustedConfig !== undefined) warn(`${host}: Processed by ${caller.name} with -C ${ctx.untrustedConfig}`);
   const trusted = config.classes.get('t')?.has(caller.name) === true;
-  if (inv.sender !== undefined && inv.sender !== caller.name && !trusted && !isOwnAddress(inv.sender, caller, identity, config)) {
+  if (ctx.smtpSession === true) {
+    if (caller.uid !== 0 && !trusted && !isOwnAddress(sender, caller, identity, config)) warn(`${host}: ${caller.name} owned process doing -bs`);
+  } else if (inv.sender !== undefined && inv.sender !== caller.name && !trusted && !isOwnAddress(inv.sender, caller, identity, config)) {
     warn(`${host}: ${caller.name} set sender to ${inv.sender} using -${inv.senderFlag ?? 'f'}`);
   }
 

@@ -1,0 +1,194 @@
+/**
+ * What a local submission shows that the real sendmail 8.17 was measured
+ * doing, run the same way with Postern's daemon and (when it can be had)
+ * with the real sendmail MSP relaying to the real MTA, both in the sandbox
+ * as mx.example.test: `sendmail -bs` by alice gets `X-Authentication-Warning:
+ * HOST: alice owned process doing -bs` (and the same `Authentication-Warning:`
+ * log line) when MAIL FROM is not her own local address, never "set sender
+ * to"; root gets none.  `sendmail bob` by alice (no warning) is run too.
+ * Postern's side is checked against fixed expectations, so the test fails
+ * without the real sendmail too; the real one's side is compared with them.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { stockConfigs } from '../helpers/m4cf.js';
+import { realSendmail, repoRoot } from '../helpers/peers.js';
+import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { daemonSandboxPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
+
+/** `sendmail -bs`, one command after each reply (as an MUA; sendmail refuses pipelined input after EHLO). */
+const DRIVER = `
+import os, subprocess, sys
+sender, user = sys.argv[1], sys.argv[2]
+p = subprocess.Popen([os.environ["SENDMAIL"], "-bs"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def reply():
+    while True:
+        l = p.stdout.readline().decode("latin1")
+        if l == "" or len(l) < 4 or l[3] != "-":
+            return l
+def send(line):
+    p.stdin.write((line + "\\r\\n").encode("latin1")); p.stdin.flush()
+    return reply()
+reply()
+send("EHLO client.example.test")
+send("MAIL FROM:<%s>" % sender)
+send("RCPT TO:<bob@example.org>")
+send("DATA")
+p.stdin.write(("Subject: bs %s %s\\r\\n\\r\\nx\\r\\n" % (user, sender or "null")).encode())
+send(".")
+send("QUIT")
+p.stdin.close()
+sys.exit(p.wait())
+`;
+
+/** [user, MAIL FROM, warned] */
+const BS_CASES: ReadonlyArray<readonly [string, string, boolean]> = [
+  ['alice', 'alice', false],
+  ['alice', 'alice@localhost', false],
+  ['alice', 'alice@mx.example.test', false],
+  ['alice', 'bob', true],
+  ['alice', '', true],
+  ['alice', 'boss@example.com', true],
+  ['root', 'boss@example.com', false],
+];
+
+/** The part both runs share; $SENDMAIL is the binary, the daemon already up. */
+const CASES = `
+printf 'Subject: local\\n\\nx\\n' | as alice "$SENDMAIL" bob; echo "local=$?"
+${BS_CASES.map(([user, sender]) => `as ${user} env SENDMAIL="$SENDMAIL" /usr/bin/python3 "$W/driver.py" '${sender}' ${user}; echo "bs=$?"`).join('\n')}
+sleep 0.5
+echo "syslog=$(b64 "$W/syslog")"
+`;
+
+const SYSLOG = `
+${putFile('syslog.py', SYSLOG_RECEIVER)}
+${putFile('driver.py', DRIVER)}
+chmod 644 "$W/driver.py"
+/usr/bin/python3 "$W/syslog.py" "$W/syslog" "$W/syslog.ready" &
+for i in $(seq 100); do [ -e "$W/syslog.ready" ] && break; sleep 0.05; done
+`;
+
+const POSTERN = `
+${daemonSandboxPreamble(repoRoot)}
+${SYSLOG}
+as() { u=$1; shift; if [ "$u" = root ]; then "$@"; else setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; fi; }
+SENDMAIL='${repoRoot}/bin/sendmail'
+"$SENDMAIL" -bD -odq -L sm-mta 2> "$W/daemon.log" & MASTER=$!
+for i in $(seq 300); do [ -S /run/postern/submit.sock ] && break; sleep 0.05; done
+${CASES}
+queued
+kill -TERM "$MASTER"; wait "$MASTER"
+`;
+
+function realScript(work: string): string {
+  return `
+set -u
+W=${work}; chmod 755 "$W"
+echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
+echo '127.0.0.2 example.com' >> /etc/hosts
+cp "$W/submit.cf" /etc/mail/submit.cf; cp "$W/sendmail.cf" /etc/mail/sendmail.cf
+printf 'hosts files\\naliases files\\n' > /etc/mail/service.switch
+touch /etc/mail/local-host-names /etc/mail/relay-domains /etc/mail/aliases
+useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
+useradd --create-home --user-group alice
+useradd --create-home --user-group bob
+mkdir -p /var/spool/clientmqueue /var/spool/mqueue; chown smmsp:smmsp /var/spool/clientmqueue; chmod 2770 /var/spool/clientmqueue; chmod 700 /var/spool/mqueue
+cp "$W/sendmail" /usr/local/sbin/sendmail; chgrp smmsp /usr/local/sbin/sendmail; chmod 2755 /usr/local/sbin/sendmail
+SENDMAIL=/usr/local/sbin/sendmail
+as() { u=$1; shift; if [ "$u" = root ]; then "$@"; else setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; fi; }
+b64() { base64 -w0 < "$1"; }
+${SYSLOG}
+cd /tmp
+"$SENDMAIL" -bi > /dev/null 2>&1
+"$SENDMAIL" -L sm-mta -bd -O DeliveryMode=queue
+for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null && break; sleep 0.05; done
+${CASES}
+for f in /var/spool/mqueue/qf*; do echo "qf=$(b64 "$f")"; done
+`;
+}
+
+interface Observed {
+  /** Subject → the X-Authentication-Warning lines of that message */
+  readonly warnings: Map<string, string[]>;
+  /** Authentication-Warning log lines, text after the queue id */
+  readonly loggedWarnings: string[];
+  readonly statuses: string[];
+}
+
+function observe(stdout: string, messages: string[]): Observed {
+  const lines = (key: string) => stdout.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  const text = (b64: string) => Buffer.from(b64, 'base64').toString('latin1');
+  const warnings = new Map<string, string[]>();
+  for (const m of messages) {
+    const head = m.slice(0, m.indexOf('\n\n') + 1).split('\n');
+    const subject = head.find((l) => l.startsWith('Subject: '))?.slice(9) ?? '?';
+    warnings.set(subject, head.filter((l) => l.startsWith('X-Authentication-Warning:')));
+  }
+  const syslog = text(lines('syslog')[0] ?? '').split('\n');
+  return {
+    warnings,
+    loggedWarnings: syslog.map((l) => / \w{14}: (Authentication-Warning: .*)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined),
+    statuses: [...lines('local'), ...lines('bs')],
+  };
+}
+
+/** A qf file's header block as a message's: `H?flags?Name: value` → `Name: value`. */
+function qfMessage(qf: string): string {
+  const out: string[] = [];
+  let inHeader = false;
+  for (const line of qf.split('\n')) {
+    if (line.startsWith('H')) {
+      out.push(line.replace(/^H(\?[^?]*\?)?/, ''));
+      inHeader = true;
+    } else if (inHeader && /^[ \t]/.test(line)) out.push(line);
+    else inHeader = false;
+  }
+  return out.join('\n') + '\n\n';
+}
+
+const WARNING = 'X-Authentication-Warning: mx.example.test: alice owned process doing -bs';
+
+function checkExpected(o: Observed, who: string): void {
+  assert.deepEqual(o.statuses, Array(1 + BS_CASES.length).fill('0'), who);
+  for (const [user, sender, warned] of BS_CASES) {
+    assert.deepEqual(o.warnings.get(`bs ${user} ${sender || 'null'}`), warned ? [WARNING] : [], `${who}: ${user} MAIL FROM:<${sender}>`);
+  }
+  assert.deepEqual(o.warnings.get('local'), [], who);
+  const warnedCount = BS_CASES.filter(([, , w]) => w).length;
+  assert.deepEqual(o.loggedWarnings, Array(warnedCount).fill(WARNING.replace('X-', '')), who);
+}
+
+test('local submissions: the -bs authentication warning, as sendmail 8.17 (Postern, and the real one when available)', { timeout: 400_000 }, async (t) => {
+  const skip = await sandboxSkipReason();
+  if (skip !== null) return t.skip(skip);
+
+  const ours = await runInSandbox(POSTERN, { hostname: 'mx.example.test', timeoutMs: 150_000 });
+  assert.equal(ours.code, 0, ours.stderr);
+  const queued = ours.stdout.split('\n').filter((l) => l.startsWith('df=')).map((l) => Buffer.from(l.slice(3), 'base64').toString('latin1'));
+  const postern = observe(ours.stdout, queued);
+  checkExpected(postern, 'Postern');
+
+  await t.test('the real sendmail 8.17 does the same', async (t2) => {
+    const bin = await realSendmail();
+    if (typeof bin !== 'string') return t2.skip(bin.skip);
+    const cfs = await stockConfigs();
+    if ('skip' in cfs) return t2.skip(cfs.skip);
+    const work = mkdtempSync(join(tmpdir(), 'postern-local-envelope-'));
+    try {
+      writeFileSync(join(work, 'submit.cf'), cfs.submitCf);
+      writeFileSync(join(work, 'sendmail.cf'), cfs.sendmailCf);
+      writeFileSync(join(work, 'sendmail'), readFileSync(bin));
+      const theirs = await runInSandbox(realScript(work), { hostname: 'mx.example.test', timeoutMs: 200_000 });
+      assert.equal(theirs.code, 0, theirs.stderr);
+      const qfs = theirs.stdout.split('\n').filter((l) => l.startsWith('qf=')).map((l) => qfMessage(Buffer.from(l.slice(3), 'base64').toString('latin1')));
+      const real = observe(theirs.stdout, qfs);
+      checkExpected(real, 'sendmail 8.17');
+      assert.deepEqual([...postern.warnings].sort(), [...real.warnings].sort());
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

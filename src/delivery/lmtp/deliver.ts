@@ -11,18 +11,17 @@
  * for, and how the replies are read.  The results have remote delivery's
  * shape, so the queue runner logs and returns them the same way.
  */
-import { userInfo } from 'node:os';
 import type { Readable } from 'node:stream';
 import { ERR } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { failed, type DeliveryStatus } from '../mailbox/status.js';
-import { convertTo7bit } from '../remote/eight-bit.js';
 import { cachedFailure, connectionRecord, lookupRecord, refusalRecord, transactionRecord } from '../remote/host-status/outcomes.js';
 import type { HostStatusRecord } from '../remote/host-status/record.js';
 import { HostStatusStore } from '../remote/host-status/store.js';
 import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from '../remote/mx.js';
 import { connectionFailure, failureFromReply, parseReply } from '../remote/replies.js';
 import { SessionOpenError, SmtpSession, type SendOutcome } from '../remote/smtp-session.js';
+import { EIGHT_BIT_REFUSED, messageForPeer, sendMessage, syserr } from '../remote/transaction.js';
 import type { DnsResolver, RecipientResult, RelayInfo, RemoteOptions, RemoteRecipient, RemoteRequest, RemoteResult } from '../remote/types.js';
 import type { LmtpDestination } from './routing.js';
 import { lmtpHost } from './routing.js';
@@ -47,15 +46,6 @@ function everyone(recipients: readonly RemoteRecipient[], f: Failure): Recipient
   return recipients.map((r) => ({ index: r.index, status: f.status, relay: f.relay, ...(f.reply !== undefined ? { reply: f.reply } : {}) }));
 }
 
-function syserr(deps: LmtpDeps, queueId: string, text: string): void {
-  let who = String(process.getuid?.() ?? '');
-  try {
-    who = userInfo().username;
-  } catch {
-    // no passwd entry: the uid will do
-  }
-  deps.log?.log(0, 'crit', queueId, `SYSERR(${who}): ${text}`);
-}
 
 /** The session settings for an LMTP peer: LHLO gets Timeout.lhlo, the port is the mailer's. */
 function sessionOptions(deps: LmtpDeps, port: number): RemoteOptions {
@@ -113,11 +103,6 @@ function transactionResults(recipients: readonly RemoteRecipient[], outcome: Sen
   });
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks);
-}
 
 interface Transaction {
   readonly results: RecipientResult[];
@@ -130,33 +115,15 @@ interface Transaction {
 async function transact(session: SmtpSession, request: RemoteRequest, recipients: readonly RemoteRecipient[], relay: RelayInfo, deps: LmtpDeps, finalDelivery: boolean): Promise<Transaction> {
   const extensions = session.extensions();
   const peer8bit = extensions?.has('8BITMIME') ?? false;
-  let message: Readable | Buffer = request.content();
-  let size = request.size;
+  let prepared: Awaited<ReturnType<typeof messageForPeer>> | undefined;
   try {
-    if (!peer8bit) {
-      const whole = await readAll(message);
-      const conversion = convertTo7bit(whole, deps.options.eightBitMode, deps.options.defaultCharset);
-      if (conversion.kind === 'refused') {
-        const status = failed(ERR.REMOTE_8BIT_TO_7BIT, 'Cannot send 8-bit data to 7-bit destination');
-        const reply = '554 5.6.3 Cannot send 8-bit data to 7-bit destination';
-        return { results: everyone(recipients, { status, relay, reply }), transcript: [], record: transactionRecord({ dsn: status.dsn }) };
-      }
-      message = conversion.kind === 'converted' ? conversion.message : whole;
-      size = message.length;
+    prepared = await messageForPeer(request, peer8bit, deps.options);
+    if (prepared === 'refused') {
+      const { status, reply } = EIGHT_BIT_REFUSED;
+      return { results: everyone(recipients, { status, relay, reply }), transcript: [], record: transactionRecord({ dsn: status.dsn }) };
     }
     // one RCPT per address: the replies are matched to recipients by it
-    const unique = [...new Map(recipients.map((r) => [r.address, r])).values()];
-    const outcome = await session.send(
-      {
-        from: request.sender,
-        recipients: unique.map((r) => ({ address: r.address, ...(r.notify ? { notify: r.notify } : {}), ...(r.orcpt ? { orcpt: r.orcpt } : {}) })),
-        size,
-        eightBit: peer8bit && request.bodyType === '8BITMIME',
-        ...(request.ret !== undefined ? { ret: request.ret } : {}),
-        ...(request.envid !== undefined ? { envid: request.envid } : {}),
-      },
-      message,
-    );
+    const outcome = await sendMessage(session, request, recipients, prepared, peer8bit);
     const finals = new Map(session.lmtpReplies);
     const relayed = !finalDelivery && !(extensions?.has('DSN') ?? false);
     const results = transactionResults(recipients, outcome, finals, relay, relayed);
@@ -167,7 +134,7 @@ async function transact(session: SmtpSession, request: RemoteRequest, recipients
     const last = outcome.kind === 'failed' && outcome.phase !== 'rcpt' ? { reply: outcome.reply, dsn: results[0]?.status.dsn ?? '5.0.0', phase: outcome.phase } : { reply: [...finals.values()].pop() ?? (outcome.kind === 'sent' ? outcome.final : outcome.reply), dsn: results[results.length - 1]?.status.dsn ?? '2.0.0' };
     return { results, transcript, record: transactionRecord(last) };
   } finally {
-    if (typeof (message as Readable).destroy === 'function') (message as Readable).destroy();
+    if (typeof prepared === 'object' && typeof (prepared.message as Readable).destroy === 'function') (prepared.message as Readable).destroy();
     session.quit();
   }
 }
@@ -177,7 +144,7 @@ async function overUnixSocket(path: string, request: RemoteRequest, recipients: 
   const relay: RelayInfo = { host: UNIX_SOCKET_HOST };
   const connected = await connectUnixSocket(path, deps.socketSafety, deps.options.timeouts.connect);
   if (!connected.ok) {
-    syserr(deps, request.queueId, connected.syserr);
+    syserr(deps.log, request.queueId, connected.syserr);
     return { results: everyone(recipients, { status: connected.status, relay }), transcript: [] };
   }
   let session: SmtpSession;
@@ -219,7 +186,7 @@ async function overTcp(
   const written = mailer.endpoint.kind === 'tcp' ? mailer.endpoint.host : null;
   const hosts = written !== null ? [lmtpHost(written, mailer.noMx)] : destination.hosts;
   if (hosts.length === 0) {
-    syserr(deps, request.queueId, `null destination for ${mailer.name} mailer`);
+    syserr(deps.log, request.queueId, `null destination for ${mailer.name} mailer`);
     const status = failed(ERR.LMTP_NO_DESTINATION, 'Local configuration error');
     return { results: everyone(recipients, { status, relay: { host: request.domain || mailer.name } }), transcript: [] };
   }
@@ -231,7 +198,7 @@ async function overTcp(
     ...(deps.random ? { random: deps.random } : {}),
   });
   if (!list.ok) {
-    if (list.syserr !== undefined) syserr(deps, request.queueId, list.syserr);
+    if (list.syserr !== undefined) syserr(deps.log, request.queueId, list.syserr);
     return { results: everyone(recipients, { status: list.status, relay: { host: list.relay ?? request.domain }, ...(list.reply ? { reply: list.reply } : {}) }), transcript: [] };
   }
   const settings = deps.options.hostStatus;
@@ -239,7 +206,7 @@ async function overTcp(
   const record = async (target: Target, r: HostStatusRecord | undefined) => {
     if (store === undefined || r === undefined) return;
     const key = target.name ?? target.relay;
-    await store.write(key, r).catch((e: unknown) => syserr(deps, request.queueId, `mci_store_persistent: cannot write host status for ${key} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`));
+    await store.write(key, r).catch((e: unknown) => syserr(deps.log, request.queueId, `mci_store_persistent: cannot write host status for ${key} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`));
   };
   let transcript: string[] = [];
   let lastTemporary: Failure | undefined;

@@ -6,8 +6,6 @@
  * to the next; once a host has answered MAIL, its replies are final for
  * this attempt (a 4xx defers, a 5xx bounces), per recipient.
  */
-import { userInfo } from 'node:os';
-import type { Readable } from 'node:stream';
 import { ERR } from '../../common/errors.js';
 import { NOQID } from '../../common/log.js';
 import { failed, type DeliveryStatus } from '../mailbox/status.js';
@@ -15,13 +13,13 @@ import { ConnectionCache } from './connection-cache.js';
 import { cachedFailure, connectionRecord, lookupRecord, refusalRecord, transactionRecord } from './host-status/outcomes.js';
 import type { HostStatusRecord } from './host-status/record.js';
 import { HostStatusStore } from './host-status/store.js';
-import { convertTo7bit } from './eight-bit.js';
 import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from './mx.js';
 import { connectionFailure, failureFromReply, parseReply, sentFromReply, type Phase } from './replies.js';
 import { chooseDestination, parseRelaySpec, type HostSpec } from './routing.js';
 import { admitSession, tlsRefusalStatus, tlsServerCheck } from './session-gate.js';
 import type { ServerId } from './server-lookup.js';
 import { SessionOpenError, SmtpSession, type SendOutcome } from './smtp-session.js';
+import { EIGHT_BIT_REFUSED, messageForPeer, sendMessage, syserr } from './transaction.js';
 import type { RecipientResult, RelayInfo, RemoteDeps, RemoteRecipient, RemoteRequest, RemoteResult, TlsInfo } from './types.js';
 
 let sharedCache: ConnectionCache | undefined;
@@ -47,21 +45,7 @@ function everyone(recipients: readonly RemoteRecipient[], status: DeliveryStatus
   return recipients.map((r) => ({ index: r.index, status, ...extra }));
 }
 
-function syserr(deps: RemoteDeps, queueId: string, text: string): void {
-  let who = String(process.getuid?.() ?? '');
-  try {
-    who = userInfo().username;
-  } catch {
-    // no passwd entry: the uid will do
-  }
-  deps.log?.log(0, 'crit', queueId, `SYSERR(${who}): ${text}`);
-}
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks);
-}
 
 /** The greeting's first word is our own name: the MX (or route) leads back here. */
 function greetsAsUs(greeting: string, heloName: string): boolean {
@@ -97,7 +81,7 @@ async function recordHost(deps: RemoteDeps, store: HostStatusStore | undefined, 
   try {
     await store.write(statusKey(target), record);
   } catch (e) {
-    syserr(deps, queueId, `mci_store_persistent: cannot write host status for ${statusKey(target)} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`);
+    syserr(deps.log, queueId, `mci_store_persistent: cannot write host status for ${statusKey(target)} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -121,7 +105,7 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
     ...(deps.random ? { random: deps.random } : {}),
   });
   if (!list.ok) {
-    if (list.syserr !== undefined) syserr(deps, request.queueId, list.syserr);
+    if (list.syserr !== undefined) syserr(deps.log, request.queueId, list.syserr);
     const extra = { ...(list.relay ? { relay: { host: list.relay } } : {}), ...(list.reply ? { reply: list.reply } : {}) };
     return { recipients: everyone(request.recipients, list.status, extra), mailer, transcript: [] };
   }
@@ -244,7 +228,7 @@ async function tryHost(
     session = opened;
     if (session.tls) deps.log?.info(8, NOQID, starttlsLine(session.tls));
     if (greetsAsUs(session.greeting, options.heloName)) {
-      syserr(deps, request.queueId, `553 5.3.5 ${target.relay} config error: mail loops back to me (MX problem?)`);
+      syserr(deps.log, request.queueId, `553 5.3.5 ${target.relay} config error: mail loops back to me (MX problem?)`);
       const transcript = session.transcript.slice();
       session.quit();
       const status = failed(ERR.REMOTE_MX_LOOP, 'Local configuration error');
@@ -261,32 +245,13 @@ async function tryHost(
   const start = session.transcript.length;
   const extensions = session.extensions();
   const peer8bit = extensions?.has('8BITMIME') ?? false;
-  let message: Readable | Buffer = request.content();
-  let size = request.size;
-  if (!peer8bit) {
-    const whole = await readAll(message);
-    const conversion = convertTo7bit(whole, options.eightBitMode, options.defaultCharset);
-    if (conversion.kind === 'refused') {
-      cache.put(key, session);
-      const status = failed(ERR.REMOTE_8BIT_TO_7BIT, 'Cannot send 8-bit data to 7-bit destination');
-      return { results: everyone(request.recipients, status, { relay, reply: '554 5.6.3 Cannot send 8-bit data to 7-bit destination' }), transcript: [], hostRecord: transactionRecord({ dsn: status.dsn }) };
-    }
-    message = conversion.kind === 'converted' ? conversion.message : whole;
-    size = message.length;
+  const prepared = await messageForPeer(request, peer8bit, options);
+  if (prepared === 'refused') {
+    cache.put(key, session);
+    const { status, reply } = EIGHT_BIT_REFUSED;
+    return { results: everyone(request.recipients, status, { relay, reply }), transcript: [], hostRecord: transactionRecord({ dsn: status.dsn }) };
   }
-  // one RCPT per address: duplicates would make the replies ambiguous
-  const unique = [...new Map(request.recipients.map((r) => [r.address, r])).values()];
-  const outcome = await session.send(
-    {
-      from: request.sender,
-      recipients: unique.map((r) => ({ address: r.address, ...(r.notify ? { notify: r.notify } : {}), ...(r.orcpt ? { orcpt: r.orcpt } : {}) })),
-      size,
-      eightBit: peer8bit && request.bodyType === '8BITMIME',
-      ...(request.ret !== undefined ? { ret: request.ret } : {}),
-      ...(request.envid !== undefined ? { envid: request.envid } : {}),
-    },
-    message,
-  );
+  const outcome = await sendMessage(session, request, request.recipients, prepared, peer8bit);
   const transcript = session.transcript.slice(start);
   session.transcript.length = 0;
   const tls = session.tls;

@@ -7,11 +7,9 @@
  * are made here.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { debianPackage } from '../helpers/peers.js';
-import { distImport, runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { runSinkScenarios } from '../helpers/peer-scenarios.js';
+import { distImport } from '../helpers/sandbox.js';
 import { putFile } from '../helpers/scripts.js';
 
 const MAIN = `
@@ -60,17 +58,8 @@ type Recipient = { status: string; dsn: string; text: string; code?: string; rel
 type Summary = { mailer: string; tls: { relay: string; version: string; verify: string; verifyError?: string; cipher: string; bits: number } | null; transcript: string[]; recipients: Recipient[] };
 
 test('remote delivery to real peers on loopback', async (t) => {
-  const skip = await sandboxSkipReason();
-  if (skip !== null) return t.skip(skip);
-  if (!existsSync('/usr/sbin/dnsmasq')) return t.skip('dnsmasq is not installed (Debian package dnsmasq-base; .ci/run installs it)');
-  const postfix = await debianPackage('postfix');
-  if ('skip' in postfix) return t.skip(postfix.skip);
-  if (!existsSync(join(postfix.root, 'usr/sbin/smtp-sink'))) return t.skip('the postfix package has no smtp-sink');
-
-  const run = await runInSandbox(script(postfix.root), { timeoutMs: 120_000 });
-  const marker = run.stdout.indexOf('@@RESULT@@');
-  assert.ok(marker >= 0, `the scenarios did not finish (code ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  const out = JSON.parse(run.stdout.slice(marker + '@@RESULT@@'.length)) as Record<string, unknown>;
+  const out = await runSinkScenarios(t, script, 120_000);
+  if (out === undefined) return;
   const s = (name: string) => out[name] as Summary;
   const only = (name: string) => s(name).recipients[0]!;
   const sink8 = out.sink8 as string[];

@@ -8,11 +8,9 @@
  * 8.17.1.9 gave for the same access map entries.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { debianPackage } from '../helpers/peers.js';
-import { distImport, runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { runSinkScenarios } from '../helpers/peer-scenarios.js';
+import { distImport } from '../helpers/sandbox.js';
 import { putFile } from '../helpers/scripts.js';
 
 const MAIN = `
@@ -66,17 +64,8 @@ type Summary = { mailer: string; tls: { verify: string; bits: number } | null; t
 type AuthSeen = { method: string; username: string; secure: boolean };
 
 test('remote delivery: TLS_Srv, Try_TLS, AuthInfo and mailer ports against real peers', async (t) => {
-  const skip = await sandboxSkipReason();
-  if (skip !== null) return t.skip(skip);
-  if (!existsSync('/usr/sbin/dnsmasq')) return t.skip('dnsmasq is not installed (Debian package dnsmasq-base; .ci/run installs it)');
-  const postfix = await debianPackage('postfix');
-  if ('skip' in postfix) return t.skip(postfix.skip);
-  if (!existsSync(join(postfix.root, 'usr/sbin/smtp-sink'))) return t.skip('the postfix package has no smtp-sink');
-
-  const run = await runInSandbox(script(postfix.root), { timeoutMs: 150_000 });
-  const marker = run.stdout.indexOf('@@RESULT@@');
-  assert.ok(marker >= 0, `the scenarios did not finish (code ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  const out = JSON.parse(run.stdout.slice(marker + '@@RESULT@@'.length)) as Record<string, unknown>;
+  const out = await runSinkScenarios(t, script, 150_000);
+  if (out === undefined) return;
   const s = (name: string) => out[name] as Summary;
   const only = (name: string) => s(name).recipients[0]!;
   const log = out.log as string[];

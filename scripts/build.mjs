@@ -54,7 +54,6 @@ async function bundle() {
       'queue-db': join(root, 'src/queue/db-worker.ts'),
       broker: join(root, 'src/delivery/broker/main.ts'),
       runner: join(root, 'src/queue/runner-main.ts'),
-      'mailbox-agent': join(root, 'src/delivery/mailbox/agent.ts'),
       'as-user-agent': join(root, 'src/delivery/as-user/agent.ts'),
     },
     outdir: join(root, 'dist/bundle'),

@@ -9,28 +9,43 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { distImport, runInSandbox, sandboxSkipReason, type SandboxResult } from '../helpers/sandbox.js';
 import { putFile } from '../helpers/scripts.js';
+import { defaultAgentPath } from '../../src/delivery/mailbox/index.js';
 
-/** The real agent behind a wrapper that notes its pid and uid, one line each start. */
-const NOTING_AGENT = `
-import { appendFileSync } from 'node:fs';
-appendFileSync(process.argv[2] ?? '/run/agents/started', process.pid + ' ' + process.getuid() + '\\n');
-await import(${JSON.stringify(distImport('src/delivery/mailbox/agent.js'))});
+/** The real agent program (agent.c). */
+const AGENT = defaultAgentPath();
+
+/** The real agent behind a wrapper that notes its pid and uid, one line each start, and then becomes it. */
+const NOTING_AGENT = `#!/bin/sh
+echo "$$ $(id -u)" >> /run/agents/started
+exec '${AGENT}'
 `;
 
 /**
- * The real agent, except that it dies (SIGKILL) instead of answering "sent":
- * the worst moment, with the message appended and fsync'd and the broker told nothing.
+ * The real agent, except that it dies (SIGKILL, with the wrapper) instead of
+ * answering "sent": the worst moment, with the message appended and fsync'd
+ * and the broker told nothing.
  */
-const DYING_AGENT = `
-const write = process.stdout.write.bind(process.stdout);
+const DYING_AGENT = `#!${process.execPath}
+import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
+const agent = spawn(${JSON.stringify(AGENT)}, [], { stdio: ['inherit', 'pipe', 'inherit'] });
 let appending = false;
-process.stdout.write = (chunk, ...rest) => {
-  appending ||= String(chunk).includes('"appending"');
-  // the cut-back a fresh agent is asked for afterwards answers "sent" too, without appending
-  if (appending && String(chunk).includes('"status":"sent"')) process.kill(process.pid, 'SIGKILL');
-  return write(chunk, ...rest);
-};
-await import(${JSON.stringify(distImport('src/delivery/mailbox/agent.js'))});
+let partial = '';
+agent.stdout.setEncoding('utf8');
+agent.stdout.on('data', (text) => {
+  const lines = (partial + text).split('\\n');
+  partial = lines.pop();
+  for (const line of lines) {
+    appending ||= line.startsWith('appending ');
+    // the cut-back a fresh agent is asked for afterwards answers "sent" too, without appending
+    if (appending && line.startsWith('status sent ')) {
+      agent.kill('SIGKILL');
+      process.kill(process.pid, 'SIGKILL');
+    }
+    writeSync(1, line + '\\n');
+  }
+});
+agent.on('exit', (code) => process.exit(code ?? 1));
 `;
 
 /** many.mjs SPEC-JSON [AGENT]: deliveries in one broker process, 4 at a time; prints each status, in order. */
@@ -70,11 +85,11 @@ process.stdout.write('halfway=' + JSON.stringify(status) + '\\n');
 const SETUP = `
 set -u
 W=$(mktemp -d /run/agents-test.XXXX); chmod 755 "$W"
-${putFile('noting.mjs', NOTING_AGENT)}
-${putFile('dying.mjs', DYING_AGENT)}
+${putFile('noting', NOTING_AGENT)}
+${putFile('dying', DYING_AGENT)}
 ${putFile('many.mjs', MANY)}
 ${putFile('halfway.mjs', HALFWAY)}
-chmod 644 "$W"/*
+chmod 644 "$W"/*; chmod 755 "$W/noting" "$W/dying"
 install -d -m 1777 /run/agents; install -m 666 /dev/null /run/agents/started
 NODE='${process.execPath}'
 for u in bob carol; do useradd --create-home --user-group $u; done
@@ -101,23 +116,23 @@ test('one agent per recipient uid serves many deliveries, as that user only, and
   const spec = { to, pool: { idleMs: 300 } };
   const r = await runInSandbox(
     `${SETUP}
-    "$NODE" "$W/many.mjs" '${JSON.stringify(spec)}' "$W/noting.mjs"
+    "$NODE" "$W/many.mjs" '${JSON.stringify(spec)}' "$W/noting"
     echo "bob-id=$(id -u bob)"; echo "carol-id=$(id -u carol)"
     while read -r pid uid; do echo "agent=$pid $uid"; done < /run/agents/started
     echo "bob-count=$(grep -c '^From ' /var/mail/bob)"; echo "carol-count=$(grep -c '^From ' /var/mail/carol)"
     echo "bob-escaped=$(grep -c '^>From the start$' /var/mail/bob)"
     echo "bob-owner=$(stat -c '%U %a' /var/mail/bob)"
     sleep 0.5
-    echo "left=$(pgrep -fc 'noting[.]mjs')"
+    echo "left=$(pgrep -fc 'postern-mailbox-agen[t]')"
     echo "locks=$(ls -A /var/mail | grep -c '[.]lock$')"
 
     # a script that ends with agents idle is not held up by them, and they follow it out
     : > /run/agents/started
     start=$(date +%s%N)
-    "$NODE" "$W/many.mjs" '${JSON.stringify({ to: ['bob', 'carol'] })}' "$W/noting.mjs" > /dev/null
+    "$NODE" "$W/many.mjs" '${JSON.stringify({ to: ['bob', 'carol'] })}' "$W/noting" > /dev/null
     echo "quick-exit-ms=$(( ($(date +%s%N) - start) / 1000000 ))"
     sleep 0.5
-    echo "left-after-exit=$(pgrep -fc 'noting[.]mjs')"
+    echo "left-after-exit=$(pgrep -fc 'postern-mailbox-agen[t]')"
     `,
     { env: { TZ: 'UTC' } },
   );
@@ -145,7 +160,7 @@ test('an agent that dies mid-delivery or before answering leaves the mailbox as 
     before="$(stat -c %s /var/mail/bob) $(sha256sum < /var/mail/bob)"
 
     # killed while the message is halfway in
-    "$NODE" "$W/halfway.mjs" "$W/noting.mjs" > "$W/halfway.out" &
+    "$NODE" "$W/halfway.mjs" "$W/noting" > "$W/halfway.out" &
     H=$!
     for i in $(seq 200); do [ "$(stat -c %s /var/mail/bob)" -gt 50000 ] && break; sleep 0.05; done
     echo "grew=$(stat -c %s /var/mail/bob)"
@@ -154,7 +169,7 @@ test('an agent that dies mid-delivery or before answering leaves the mailbox as 
     [ "$before" = "$(stat -c %s /var/mail/bob) $(sha256sum < /var/mail/bob)" ] && echo "halfway-unchanged=yes"
 
     # dies after the fsync, before saying so
-    "$NODE" "$W/many.mjs" '${JSON.stringify({ to: ['bob'] })}' "$W/dying.mjs" | sed 's/^status=/dying=/'
+    "$NODE" "$W/many.mjs" '${JSON.stringify({ to: ['bob'] })}' "$W/dying" | sed 's/^status=/dying=/'
     [ "$before" = "$(stat -c %s /var/mail/bob) $(sha256sum < /var/mail/bob)" ] && echo "dying-unchanged=yes"
 
     # the runner's retry

@@ -197,7 +197,7 @@ test('a message cut short, or an agent stopped for taking too long, leaves the m
     echo "throw=$("$NODE" "$W/cut.mjs" throw)"
     echo "hang=$("$NODE" "$W/cut.mjs" hang)"
     echo "bytes=$(b64 /var/mail/bob)"
-    echo "agents=$(pgrep -fc 'delivery/mailbox/agent[.]js')"
+    echo "agents=$(pgrep -fc 'postern-mailbox-agen[t]')"
     echo "locks=$(ls -A /var/mail | grep -c '[.]lock$')"
     `,
     { env: { TZ: 'UTC' } },
@@ -231,7 +231,7 @@ test('readers\' locks delay the delivery; the agent runs as the user with no oth
     for i in $(seq 100); do [ -e "$W/held" ] && break; sleep 0.05; done
     deliver bob alice@example.org "$W/m1" > "$W/fcntl-status" &
     D=$!
-    for i in $(seq 100); do A=$(pgrep -f 'delivery/mailbox/agent[.]js' | head -1); [ -n "$A" ] && break; sleep 0.05; done
+    for i in $(seq 100); do A=$(pgrep -f 'postern-mailbox-agen[t]' | head -1); [ -n "$A" ] && break; sleep 0.05; done
     grep -E '^(Uid|Gid|Groups):' /proc/$A/status | sed 's/^/agent-/; s/:[[:space:]]*/=/; s/[[:space:]]\\+/,/g; s/,$//'
     sleep 1.5
     [ -s "$W/fcntl-status" ] || echo "fcntl-waited=yes"

@@ -47,7 +47,6 @@ try {
       queueDir: start.queueDir,
       runnerUid: start.runnerUid,
       spoolDir: start.spoolDir,
-      agentPath: fileURLToPath(entryPoint(import.meta.url, 'mailbox-agent', '../mailbox/agent.js')),
       log,
       localMailers: localMailerSettings(brokerConfig(start), systemIdentity(), {
         asUserAgentPath: fileURLToPath(entryPoint(import.meta.url, 'as-user-agent', '../as-user/agent.js')),

@@ -25,7 +25,7 @@ export interface BrokerSettings {
   readonly runnerUid: number;
   /** MailSpool: /var/mail */
   readonly spoolDir: string;
-  /** the mailbox agent's module (the bundle's own entry when bundled) */
+  /** the mailbox agent program; default the one node-gyp built (deliver.ts) */
   readonly agentPath?: string;
   readonly log: Logger;
   /** .forward, :include:, programs and files; without them those requests are deferred */

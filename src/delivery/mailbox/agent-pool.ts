@@ -1,13 +1,13 @@
 /**
  * The broker's mailbox agents, kept for a while and reused (runs as root).
  *
- * Starting a Node process costs tens of milliseconds, a fork and exec alone
- * about three on a loaded two-core machine, and a delivery's real work (lock,
- * append, fsync) a fraction of that.  So an agent, once started for a uid
- * and gid, serves further deliveries for exactly that uid and gid until it has been idle for
- * `idleMs`; at most `maxAgents` live at once (each keeps about 8 MB of its
- * own), and when all are taken a delivery waits for one, or for an idle
- * agent of another user to be let go.
+ * The agent is a small C program (agent.c), yet a fork and exec from the
+ * broker (a Node process of some size) still costs a few milliseconds on a
+ * loaded two-core machine, more than a delivery's real work (lock, append,
+ * fsync).  So an agent, once started for a uid and gid, serves further
+ * deliveries for exactly that uid and gid until it has been idle for
+ * `idleMs`; at most `maxAgents` live at once, and when all are taken a
+ * delivery waits for one, or for an idle agent of another user to be let go.
  *
  * An agent is used for one delivery at a time.  It is retired (never reused)
  * when it timed out, answered out of turn or not at all, or said anything
@@ -24,13 +24,13 @@ import {
   END_FRAME,
   frameHeader,
   parseProgress,
-  PROTOCOL_VERSION,
   requestLine,
+  statusOfAnswer,
   type AgentRequest,
   type AppendRequestLine,
   type AppendStart,
 } from './agent-protocol.js';
-import { describeError, failed, parseStatus, type DeliveryStatus } from './status.js';
+import { describeError, failed, type DeliveryStatus } from './status.js';
 
 /** A message as the broker has it: streamed from the queue file, or already read. */
 export type MessageContent = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
@@ -230,13 +230,12 @@ export class MailboxAgentPool {
       let status: DeliveryStatus | undefined;
       let garbled = false;
       for (let line = await agent.nextLine(); line !== undefined; line = await agent.nextLine()) {
-        const value = parseJson(line);
-        const progress = started === undefined ? parseProgress(value) : undefined;
+        const progress = started === undefined ? parseProgress(line) : undefined;
         if (progress !== undefined) {
           started = progress;
           continue;
         }
-        status = parseStatus(value);
+        status = statusOfAnswer(line);
         garbled = status === undefined;
         break;
       }
@@ -271,7 +270,7 @@ export class MailboxAgentPool {
 
   /** A fresh agent undoes what a dead one may have appended; says how that went. */
   private async cutBack(request: AppendRequestLine, at: AppendStart, agentPath: string): Promise<string> {
-    const undo: AgentRequest = { v: PROTOCOL_VERSION, kind: 'cut-back', spoolDir: request.spoolDir, user: request.user, lockTimeoutMs: request.lockTimeoutMs, at };
+    const undo: AgentRequest = { kind: 'cut-back', spoolDir: request.spoolDir, user: request.user, lockTimeoutMs: request.lockTimeoutMs, at };
     const status = await this.run(undo, undefined, agentPath, request.lockTimeoutMs + 60_000);
     return status.status === 'sent' ? `the mailbox was cut back to ${at.size} bytes` : `the mailbox could not be cut back: ${status.text}`;
   }
@@ -282,7 +281,7 @@ function startAgent(request: AgentRequest, agentPath: string): ChildProcessWitho
   // the From_ line's date is in local time, as the broker's TZ has it
   if (process.env.TZ !== undefined) env.TZ = process.env.TZ;
   // child_process's uid/gid make libuv call setgroups(0) first: the agent has no supplementary groups
-  return spawn(process.execPath, [agentPath], {
+  return spawn(agentPath, [], {
     uid: request.user.uid,
     gid: request.user.gid,
     cwd: '/',
@@ -337,14 +336,6 @@ async function feed(agent: Agent, request: AgentRequest, content: MessageContent
     await write(END_FRAME);
   } finally {
     stdin.uncork();
-  }
-}
-
-function parseJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
   }
 }
 

@@ -28,18 +28,29 @@
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { ERR } from '../../common/errors.js';
+import { packageRoot } from '../../common/package-root.js';
 import type { PasswdEntry } from '../../privsep/passwd.js';
 import { MailboxAgentPool } from './agent-pool.js';
-import { PROTOCOL_VERSION, type AgentRequest } from './agent-protocol.js';
-import { mailboxNameProblem } from './append.js';
+import type { AgentRequest } from './agent-protocol.js';
 import { acquireDotlock, DotlockTimeout, type Dotlock } from './dotlock.js';
 import { createMailboxIfMissing } from './mailbox-file.js';
 import { describeError, failed, type DeliveryStatus } from './status.js';
 
-/** The agent as tsc compiles it, next to this module (dist/src/delivery/mailbox/agent.js). */
-export const DEFAULT_AGENT_PATH = fileURLToPath(new URL('./agent.js', import.meta.url));
+/** The agent program (agent.c) as node-gyp leaves it, relative to the package root. */
+const AGENT_PROGRAM = 'src/privsep/native/build/Release/postern-mailbox-agent';
+
+export function defaultAgentPath(): string {
+  return join(packageRoot(), AGENT_PROGRAM);
+}
+
+/** A user name usable as a file name in the spool: no path, nothing hidden (agent.c checks the same). */
+export function mailboxNameProblem(name: string): string | undefined {
+  if (name === '' || name === '.' || name === '..') return 'empty or dot name';
+  if (/[/\0\n]/.test(name)) return 'name contains "/", NUL or newline';
+  if (name.startsWith('.')) return 'name starts with a dot';
+  return undefined;
+}
 
 export interface MailboxDelivery {
   readonly user: Pick<PasswdEntry, 'name' | 'uid' | 'gid'>;
@@ -51,7 +62,7 @@ export interface MailboxDelivery {
   readonly content: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string> | Readable;
   /** Date of the From_ line; default now */
   readonly now?: Date | number;
-  /** The agent module run with process.execPath (the bundle passes its own entry). */
+  /** The agent program; default defaultAgentPath() (tests put a wrapper in front of it). */
   readonly agentPath?: string;
   /** Wait for USER.lock, and then for the fcntl/flock locks, this long each; default 300 s */
   readonly lockTimeoutMs?: number;
@@ -117,7 +128,6 @@ async function deliverLocked(delivery: MailboxDelivery, path: string): Promise<D
       return failed(ERR.MAILBOX_CANNOT_OPEN, `${path}: create: ${describeError(error)}`);
     }
     const request: AgentRequest = {
-      v: PROTOCOL_VERSION,
       kind: 'append',
       spoolDir,
       user: { name: user.name, uid: user.uid, gid: user.gid },
@@ -127,7 +137,7 @@ async function deliverLocked(delivery: MailboxDelivery, path: string): Promise<D
     };
     try {
       const pool = delivery.agentPool ?? sharedPool;
-      return await pool.run(request, delivery.content, delivery.agentPath ?? DEFAULT_AGENT_PATH, delivery.timeoutMs ?? lockTimeoutMs * 2 + 600_000);
+      return await pool.run(request, delivery.content, delivery.agentPath ?? defaultAgentPath(), delivery.timeoutMs ?? lockTimeoutMs * 2 + 600_000);
     } catch (error) {
       return failed(ERR.MAILBOX_AGENT_FAILED, `cannot run mailbox agent: ${describeError(error)}`);
     }

@@ -1,9 +1,9 @@
 /**
  * Local delivery into /var/mail/USER.  The broker calls deliverToMailbox();
- * the agent program (agent.ts) runs appendToMailbox() as the recipient.
+ * the agent program (agent.c) appends as the recipient.
  */
-export { deliverToMailbox, DEFAULT_AGENT_PATH, spoolDirectoryProblem, type MailboxDelivery } from './deliver.js';
+export { deliverToMailbox, defaultAgentPath, mailboxNameProblem, spoolDirectoryProblem, type MailboxDelivery } from './deliver.js';
 export { MailboxAgentPool, type AgentPoolOptions } from './agent-pool.js';
-export { appendToMailbox, mailboxNameProblem, type AppendRequest, type MailboxUser } from './append.js';
+export type { MailboxUser } from './agent-protocol.js';
 export { mboxPreamble, MboxBodyEncoder, encodeMbox, ctimeDate } from './mbox-format.js';
 export type { DeliveryStatus, DeliveryOutcome } from './status.js';

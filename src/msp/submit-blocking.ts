@@ -20,13 +20,19 @@ function writeAll(fd: number, data: Buffer): void {
   for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
 }
 
-function readToEnd(fd: number): string {
+/**
+ * The daemon's reply is one line: it is whole at its newline.  Waiting for
+ * the daemon to close as well cost a submission up to several milliseconds
+ * (the worker closes in a later turn of its event loop, after other work).
+ */
+function readReply(fd: number): string {
   const parts: Buffer[] = [];
   const buffer = Buffer.allocUnsafe(4096);
   for (;;) {
     const n = readSync(fd, buffer, 0, buffer.length, null);
     if (n === 0) return Buffer.concat(parts).toString('utf8');
     parts.push(Buffer.from(buffer.subarray(0, n)));
+    if (buffer.subarray(0, n).includes(0x0a)) return Buffer.concat(parts).toString('utf8');
   }
 }
 
@@ -55,7 +61,7 @@ export function submitBlocking(path: string, request: SubmissionRequest, message
     }
     let text: string;
     try {
-      text = readToEnd(fd);
+      text = readReply(fd);
     } catch (e) {
       if (!LOST.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
       lost ??= e as Error;

@@ -14,6 +14,7 @@ import { configPath, type Invocation } from './cmdline/invocation.js';
 import { parseCommandLine } from './cmdline/parse.js';
 import { checkOptionSetting, commandLineOptions } from './command-options.js';
 import { AVAILABLE_MODES, describeMode, unavailable } from './modes.js';
+import { exitAtOnce } from './exit-at-once.js';
 import { emit, processOutput, writeRaw, type Output } from './output.js';
 import { checkPermissions, callerIdentity, isTrusted, type Caller } from './permissions.js';
 import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
@@ -182,7 +183,9 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
   switch (inv.mode) {
     case 'deliver': {
       const { submitFromStandardInput } = await import('./submit.js');
-      return submitFromStandardInput(inv, config, caller, out);
+      const status = await submitFromStandardInput(inv, config, caller, out);
+      if (out === processOutput) exitAtOnce(status);
+      return status;
     }
     case 'daemon':
     case 'fgdaemon': {

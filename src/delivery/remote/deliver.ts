@@ -260,8 +260,10 @@ async function tryHost(
     const status = connectionFailure(outcome.error, target.relay);
     return { failure: { status, relay }, transcript, hostRecord: connectionRecord(outcome.error, status.dsn), ...(tls ? { tls } : {}) };
   }
-  if (session.usable) cache.put(key, session);
-  else session.quit();
+  if (session.usable) {
+    session.resetAhead();
+    cache.put(key, session);
+  } else session.quit();
   const dsnOffered = extensions?.has('DSN') ?? false;
   const results = transactionResults(request.recipients, outcome, relay, dsnOffered);
   return { results, transcript, hostRecord: transactionRecord(lastReply(outcome, results)), ...(tls ? { tls } : {}) };

@@ -164,11 +164,18 @@ function main(): void {
     }),
   );
 
+  // FULL while the batch holds something the queue has promised to keep; see mustSurvivePowerLoss()
+  let synchronousFull = true;
   port.on('message', (req: Request) => {
     try {
       switch (req.op) {
         case 'batch': {
           let results: WriteResult[];
+          const full = req.writes.some(mustSurvivePowerLoss);
+          if (full !== synchronousFull) {
+            db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
+            synchronousFull = full;
+          }
           try {
             // BEGIN IMMEDIATE: the write lock first, waiting under busy_timeout.  A
             // deferred transaction that reads before it writes (update()) holds a
@@ -200,6 +207,22 @@ function main(): void {
       port.postMessage({ seq: req.seq, ok: false, error: describe(e) } satisfies Reply);
     }
   });
+}
+
+/**
+ * Whether a write must be on disk before its caller hears "done".  A new
+ * message must: the 250 or exit 0 that follows is the promise never to lose
+ * it.  So must a quarantine (an administrator's order).  A queue run's
+ * removal of a delivered message, or its record of what was delivered, need
+ * not survive a power cut, only a crash of the process, which WAL with
+ * synchronous=NORMAL gives without an fsync: lost, it makes the message go
+ * out again (at least once, never lost), as sendmail's unlink of a qf file,
+ * which it does not fsync, would.  The next FULL commit, or checkpoint,
+ * makes such a commit durable too.  A relayed message then costs one WAL
+ * fsync (its acceptance) instead of two.
+ */
+function mustSurvivePowerLoss(w: Write): boolean {
+  return w.kind === 'insert' || (w.kind === 'update' && w.patch.quarantine !== undefined);
 }
 
 /**

@@ -139,10 +139,19 @@ async function cachedSession(cache: ConnectionCache, key: string): Promise<SmtpS
   return undefined;
 }
 
-/** Back into the cache for the next message, or closed when it cannot go on. */
-function release(cache: ConnectionCache, key: string, session: SmtpSession): void {
+/** The transaction, then the session back into the cache for the next message, or closed when it cannot go on. */
+async function transactAndKeep(cache: ConnectionCache, key: string, session: SmtpSession, run: () => Promise<Transaction>): Promise<Transaction> {
+  let done: Transaction;
+  try {
+    done = await run();
+  } catch (e) {
+    // halfway through a transaction: not fit for another
+    session.quit();
+    throw e;
+  }
   if (session.usable) cache.put(key, session);
   else session.quit();
+  return done;
 }
 
 /**
@@ -197,8 +206,8 @@ async function overUnixSocket(mailerName: string, path: string, request: RemoteR
       return { results: everyone(recipients, openFailure(e, relay)), transcript, dialogues: [lmtpDialogue(UNIX_SOCKET_HOST, transcript)] };
     }
   }
-  const { results, transcript } = await transact(session, request, recipients, relay, deps, finalDelivery, from);
-  release(cache, key, session);
+  const open = session;
+  const { results, transcript } = await transactAndKeep(cache, key, open, () => transact(open, request, recipients, relay, deps, finalDelivery, from));
   return { results, transcript, dialogues: [lmtpDialogue(UNIX_SOCKET_HOST, transcript)] };
 }
 
@@ -292,8 +301,8 @@ async function overTcp(
           continue;
         }
       }
-      const done = await transact(session, request, recipients, relay, deps, finalDelivery, from);
-      release(cache, key, session);
+      const open = session;
+      const done = await transactAndKeep(cache, key, open, () => transact(open, request, recipients, relay, deps, finalDelivery, from));
       dialogues.push(lmtpDialogue(target.relay, done.transcript));
       await record(target, done.record);
       return { results: done.results, transcript: done.transcript, dialogues };

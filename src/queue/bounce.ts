@@ -46,8 +46,15 @@ export async function queueNotices(deps: BounceDeps, input: NoticeInput): Promis
  * Returned mail for the recipients that failed for good (or whose time ran
  * out); recipients relayed to a peer without DSN in the same attempt are
  * reported in it too, as sendmail's one report per attempt does.
+ * `transcript` is what the attempt's deliveries said, the relayed lines follow it.
  */
-export async function returnToSender(deps: BounceDeps, envelope: Envelope, failed: readonly RecipientOutcome[], relayed: readonly RelayedOutcome[] = []): Promise<number> {
+export async function returnToSender(
+  deps: BounceDeps,
+  envelope: Envelope,
+  failed: readonly RecipientOutcome[],
+  relayed: readonly RelayedOutcome[] = [],
+  transcript: readonly string[] = [],
+): Promise<number> {
   const now = deps.now?.() ?? Date.now();
   const outcomes: ReportedOutcome[] = failed.map((o) => ({
     index: o.index,
@@ -63,7 +70,8 @@ export async function returnToSender(deps: BounceDeps, envelope: Envelope, faile
   const event: NoticeInput['event'] = timedOut
     ? { kind: 'expired', returnAfter: queueLifetime(deps.config.options.Timeout, timeoutClassOf(envelope)).returnAfter }
     : { kind: 'failure' };
-  return queueNotices(deps, { envelope, event, outcomes, ...(relayed.length > 0 ? { transcript: relayed.map(relayedLine) } : {}) });
+  const lines = [...transcript, ...relayed.map(relayedLine)];
+  return queueNotices(deps, { envelope, event, outcomes, ...(lines.length > 0 ? { transcript: lines } : {}) });
 }
 
 /**
@@ -93,8 +101,8 @@ export function relayedLine(o: RelayedOutcome): string {
   return `<${o.recipient.address.replace(/^<|>$/g, '')}>... relayed; expect no further notifications`;
 }
 
-/** A delay warning, once, when the message has waited Timeout.queuewarn; true when one was queued. */
-export async function warnOfDelay(deps: BounceDeps, envelope: Envelope): Promise<boolean> {
+/** A delay warning, once, when the message has waited Timeout.queuewarn, with the attempt's transcript; true when one was queued. */
+export async function warnOfDelay(deps: BounceDeps, envelope: Envelope, transcript: readonly string[] = []): Promise<boolean> {
   if (envelope.warned === true) return false;
   const due = dueWarnings(envelope, deps.now?.() ?? Date.now(), deps.config.options.Timeout);
   if (due === null) return false;
@@ -102,6 +110,7 @@ export async function warnOfDelay(deps: BounceDeps, envelope: Envelope): Promise
     envelope,
     event: { kind: 'warning', warnAfter: due.warnAfter, returnAfter: due.returnAfter },
     outcomes: due.outcomes,
+    ...(transcript.length > 0 ? { transcript } : {}),
   });
   return true;
 }

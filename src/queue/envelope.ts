@@ -63,6 +63,12 @@ export interface Envelope {
   readonly ret?: 'full' | 'hdrs';
   /** RFC 6152 BODY */
   readonly bodyType?: '7BIT' | '8BITMIME';
+  /**
+   * RFC 4954 AUTH= of MAIL FROM as trusted (sendmail's qf `A` line): the
+   * authenticated submitter (xtext), or `<>`; absent when the client gave none.
+   * Relayed as AUTH= to peers that offer AUTH.
+   */
+  readonly auth?: string;
   /** Received: headers counted at arrival (plus -h) */
   readonly hopCount: number;
   /** local submissions: who submitted; SMTP: undefined */

@@ -75,9 +75,9 @@ try {
     // a small message's bytes go with the request: the broker does not open the queue database
     deliverLocal: (r) => requestLocalDelivery(start.brokerSocket, { version: 1, ...r }, queue.storedBytes(r.queueId)),
     localMailer: (r) => requestLocalMailer(start.brokerSocket, r, r.kind === 'program' || r.kind === 'file' ? queue.storedBytes(r.queueId) : undefined),
-    returnToSender: (envelope, failed, relayed) => returnToSender({ queue, config, identity, log: logger }, envelope, failed, relayed),
+    returnToSender: (envelope, failed, relayed, transcript) => returnToSender({ queue, config, identity, log: logger }, envelope, failed, relayed, transcript),
     reportRelayed: (envelope, relayed) => reportRelayed({ queue, config, identity, log: logger }, envelope, relayed),
-    warnOfDelay: (envelope) => warnOfDelay({ queue, config, identity, log: logger }, envelope),
+    warnOfDelay: (envelope, transcript) => warnOfDelay({ queue, config, identity, log: logger }, envelope, transcript),
   });
   await report({ type: 'ready' });
 

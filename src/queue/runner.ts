@@ -60,16 +60,17 @@ export interface RunnerDeps {
   /**
    * Return what failed for good (and what expired) to the sender; resolves once
    * the notification is itself queued, so that removing the original loses nothing.
+   * `transcript`: what this attempt's deliveries said (the report's "Transcript of session").
    */
-  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[], relayed?: readonly RelayedOutcome[]) => Promise<number>;
+  readonly returnToSender: (envelope: Envelope, failed: readonly RecipientOutcome[], relayed?: readonly RelayedOutcome[], transcript?: readonly string[]) => Promise<number>;
   /**
    * The "relayed" notice (Action: relayed) for recipients handed to a peer
    * without DSN, when nothing failed in the same attempt (a failure report
    * carries them instead); resolves with the number of notices queued.
    */
   readonly reportRelayed?: (envelope: Envelope, relayed: readonly RelayedOutcome[]) => Promise<number>;
-  /** a delay warning when the message has waited Timeout.queuewarn; true when one was queued */
-  readonly warnOfDelay?: (envelope: Envelope) => Promise<boolean>;
+  /** a delay warning when the message has waited Timeout.queuewarn, with this attempt's transcript; true when one was queued */
+  readonly warnOfDelay?: (envelope: Envelope, transcript?: readonly string[]) => Promise<boolean>;
   /** remote delivery, one message to the recipients of one domain (src/delivery/remote) */
   readonly deliverRemote?: (request: RemoteRequest) => Promise<RemoteResult>;
   /** the to= line's fields of a remote result (mailer, relay, dsn, reply, stat) */
@@ -211,6 +212,8 @@ export class QueueRunner {
     const expired = start - envelope.arrival >= lifetime * 1000;
     const outcomes: RecipientOutcome[] = [];
     const relayed: RelayedOutcome[] = [];
+    // sendmail's transcript of this attempt, for the reports it may call for
+    const transcript: string[] = [];
     const expire = (status: DeliveryStatus): DeliveryStatus =>
       status.status === 'deferred' && expired
         ? { status: 'bounced', dsn: ERR.QUEUE_LIFETIME_EXCEEDED.status, text: `Message could not be delivered for ${describeAge(start - envelope.arrival)}: ${status.text}`, code: 'QUEUE_LIFETIME_EXCEEDED' }
@@ -247,15 +250,18 @@ export class QueueRunner {
         recipients: list.map(({ index, recipient, address }) => ({
           index,
           address,
+          display: local ? localTo(recipient.address) : `<${bareAddress(recipient.address)}>`,
           ...(recipient.notify !== undefined ? { notify: recipient.notify } : {}),
           ...(recipient.orcpt !== undefined ? { orcpt: recipient.orcpt } : {}),
         })),
         ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
         ...(envelope.ret !== undefined ? { ret: envelope.ret } : {}),
         ...(envelope.bodyType !== undefined ? { bodyType: envelope.bodyType } : {}),
+        ...(envelope.auth !== undefined ? { auth: envelope.auth } : {}),
         content: () => this.deps.queue.openContent(envelope.id),
         size: envelope.size,
       });
+      transcript.push(...(result.reportTranscript ?? []));
       for (const r of result.recipients) {
         const recipient = envelope.recipients[r.index]!;
         const status = expire(r.status);
@@ -299,13 +305,13 @@ export class QueueRunner {
     });
     if (failed.length > 0) {
       // a failure stays open until its notification is queued: never lost, at worst sent twice
-      this.noticesQueued += await this.deps.returnToSender(envelope, failed, relayed);
+      this.noticesQueued += await this.deps.returnToSender(envelope, failed, relayed, transcript);
       await this.deps.queue.update(envelope.id, { recipients: recorded(failed) });
     } else if (relayed.length > 0 && this.deps.reportRelayed !== undefined) {
       // already recorded as sent: a crash before this loses the notice, never repeats the delivery
       this.noticesQueued += await this.deps.reportRelayed(envelope, relayed);
     }
-    if (stillOpen && this.deps.warnOfDelay !== undefined && (await this.deps.warnOfDelay(envelope))) {
+    if (stillOpen && this.deps.warnOfDelay !== undefined && (await this.deps.warnOfDelay(envelope, transcript))) {
       this.noticesQueued++;
       await this.deps.queue.update(envelope.id, { warned: true });
     }

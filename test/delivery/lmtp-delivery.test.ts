@@ -41,6 +41,26 @@ for d in '${DOVECOT_DIR}'/mail/*; do
 done
 `;
 
+/** bash: every message in alice's maildir (the reports), as `alicemail=<base64>` lines. */
+const DUMP_ALICE = `for f in '${DOVECOT_DIR}'/mail/alice/new/*; do [ -e "$f" ] && echo "alicemail=$(base64 -w0 < "$f")"; done
+`;
+
+/** A report's transcript lines: after its heading, up to the blank line that ends the part. */
+function transcriptOf(report: string): string[] {
+  const start = report.indexOf('   ----- Transcript of session follows -----\n');
+  if (start < 0) return [];
+  const rest = report.slice(start).split('\n').slice(1);
+  return rest.slice(0, rest.indexOf(''));
+}
+
+/** The transcripts of the `alicemail=` reports in a script's output. */
+function aliceTranscripts(stdout: string): string[][] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('alicemail='))
+    .map((l) => transcriptOf(Buffer.from(l.slice(10), 'base64').toString()));
+}
+
 function posternScript(): string {
   const dovecot = dovecotPeer(DOVECOT_DIR, LMTP_PORT, USERS);
   return `${daemonSandboxPreamble(repoRoot)}
@@ -59,6 +79,7 @@ for i in $(seq 200); do [ -e /var/run/sendmail.pid ] || break; sleep 0.05; done
 sendmail -q 2> "$W/q.log"; echo "q=$? $(b64 "$W/q.log")"
 mailq > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
 ${DUMP_MAILDIRS}
+${DUMP_ALICE}
 echo "dovecot=$(b64 '${DOVECOT_DIR}/dovecot.log')"
 `;
 }
@@ -89,6 +110,7 @@ printf 'Subject: t\\n\\nhello\\n' > "$W/msg"
 "$REAL" -odi -f alice@mx.example.test bob@sock.test < "$W/msg"
 sleep 0.5
 echo "syslog=$(base64 -w0 < "$W/syslog")"
+${DUMP_ALICE}
 `;
 }
 
@@ -175,6 +197,20 @@ test('LMTP mailers end to end: sendmail -t, the queue, Dovecot; the log as sendm
     assert.match(byRecipient(new RegExp(`^Final-Recipient: rfc822; ${dave}\\b`, 'i')), /\nAction: failed\nStatus: 5\.2\.2\n/);
     assert.match(byRecipient(new RegExp(`^Final-Recipient: rfc822; ${dave}\\b`, 'i')), new RegExp(`\\nDiagnostic-Code: smtp; 552 5\\.2\\.2 <${dave}> Quota exceeded \\(mailbox for user is full\\)\\n`, 'i'));
     assert.equal(parts.length, 2, `only the two that failed for good: ${dsn}`);
+    // the transcript: the LMTP server's refusals, each followed by what became of its recipient, as sendmail writes them
+    const [host, name] = local ? ['localhost', (u: string) => u] : ['[127.0.0.1]', (u: string) => `<${u}@lmtp.test>`];
+    const [c, d, e] = local ? ['carol', 'dave', 'erin'] : ['carol@lmtp.test', 'dave@lmtp.test', 'erin@lmtp.test'];
+    assert.deepEqual(transcriptOf(dsn), [
+      `... while talking to ${host}:`,
+      `>>> RCPT TO:<${c}>`,
+      `<<< 550 5.1.1 <${c}> User doesn't exist: ${c}`,
+      `550 5.1.1 ${name('carol')}... User unknown`,
+      '>>> DATA',
+      `<<< 552 5.2.2 <${d}> Quota exceeded (mailbox for user is full)`,
+      `554 5.0.0 Service unavailable (<${d}> Quota exceeded (mailbox for user is full))`,
+      `<<< 452 4.2.2 <${e}> Quota exceeded (mailbox for user is full)`,
+      `${name('erin')}... Deferred: 452 4.2.2 <${e}> Quota exceeded (mailbox for user is full)`,
+    ], dsn);
   });
 
   await t.test('what is deferred stays queued, and only that', () => {
@@ -188,7 +224,7 @@ test('LMTP mailers end to end: sendmail -t, the queue, Dovecot; the log as sendm
     assert.doesNotMatch(mailq, /\b(bob|carol|dave)(@mx\.example\.test|@lmtp\.test)?\n/, mailq);
   });
 
-  await t.test('the real sendmail 8.17 logs the same per-recipient fields', async (t2) => {
+  await t.test('the real sendmail 8.17 logs the same per-recipient fields and reports the same transcript lines', async (t2) => {
     const real = await realSendmail();
     if (typeof real !== 'string') return t2.skip(real.skip);
     const cf = await m4Config({ text: realMc() });
@@ -201,5 +237,14 @@ test('LMTP mailers end to end: sendmail -t, the queue, Dovecot; the log as sendm
       assert.equal(postern.get(who), theirs.get(who), `${who}\nsendmail: ${syslog.join('\n')}`);
     }
     assert.ok(syslog.some((l) => /SYSERR\(root\): makeconnection_ds: unsafe domain socket \/run\/nonexistent\/lmtp: No such file or directory$/.test(l)), syslog.join('\n'));
+    // the report on the local mailer's transaction: sendmail's transcript lines, the same but for the one
+    // deliberate difference (the command shown before a reply: sendmail's last written, under PIPELINING
+    // its DATA; Postern's the one answered) and the order in which sendmail sent the RCPTs
+    const localReport = (stdout: string) => aliceTranscripts(stdout).find((x) => x[0] === '... while talking to localhost:') ?? [];
+    const comparable = (lines: string[]) => lines.filter((l) => !l.startsWith('>>> ')).sort();
+    const ours = localReport(r.stdout);
+    const theirReport = localReport(rr.stdout);
+    assert.ok(theirReport.length > 0, `sendmail sent alice no report on the local transaction\n${rr.stdout}`);
+    assert.deepEqual(comparable(ours), comparable(theirReport), `Postern:\n${ours.join('\n')}\nsendmail:\n${theirReport.join('\n')}`);
   });
 });

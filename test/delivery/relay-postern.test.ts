@@ -18,7 +18,11 @@
  *      for bob, byte for byte, and alice gets a "relayed" notice, B having no DSN;
  *   2. carol@viasubmit.test to B's MSA with AUTH PLAIN: in carol's mailbox;
  *   3. dave@badauth.test with a wrong password: B refuses AUTH, then MAIL
- *      (530), and alice gets the bounce.
+ *      (530), and alice gets the bounce;
+ *   4. nosuchuser@second.test, whom B does not know: B refuses the RCPT (550
+ *      5.1.1), and alice gets the bounce.
+ *
+ * Each bounce carries the session's transcript as sendmail writes it.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -35,6 +39,7 @@ const BODY = ['first line', '.a line that starts with a dot', '..two dots', '.',
 const MESSAGE_1 = `To: bob@second.test\nSubject: relay e2e\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${BODY}`;
 const MESSAGE_2 = 'To: carol@viasubmit.test\nSubject: via the MSA\n\nauthenticated relay\n';
 const MESSAGE_3 = 'To: dave@badauth.test\nSubject: wrong password\n\nthis one comes back\n';
+const MESSAGE_4 = 'To: nosuchuser@second.test\nSubject: nobody there\n\nthis one comes back too\n';
 
 const DNS_RECORDS = ['--mx-host=second.test,mx.second.test,10', '--host-record=mx.second.test,127.0.0.2', '--host-record=mx-bad.second.test,127.0.0.2'];
 
@@ -52,6 +57,7 @@ useradd --create-home --user-group dave
 ${putFile('message1', MESSAGE_1)}
 ${putFile('message2', MESSAGE_2)}
 ${putFile('message3', MESSAGE_3)}
+${putFile('message4', MESSAGE_4)}
 ${putFile('syslog.py', SYSLOG_RECEIVER)}
 ${putFile('cert.mjs', MAKE_CERT)}
 /usr/bin/python3 "$W/syslog.py" "$W/syslog" "$W/syslog.ready" &
@@ -102,11 +108,12 @@ set +e
 as alice sendmail -t -i -N success,failure < "$W/message1"; echo "submit1=$?"
 as alice sendmail -t -i < "$W/message2"; echo "submit2=$?"
 as alice sendmail -t -i < "$W/message3"; echo "submit3=$?"
+as alice sendmail -t -i < "$W/message4"; echo "submit4=$?"
 
-# done when both queues are empty and alice has her two notices
+# done when both queues are empty and alice has her three notices
 for i in $(seq 600); do
   mailq 2>/dev/null | grep -q 'is empty' && mailq -C /etc/mail-b/sendmail.cf 2>/dev/null | grep -q 'is empty' \\
-    && [ "$(grep -c '^From MAILER-DAEMON' /var/mail/alice 2>/dev/null)" = 2 ] && break
+    && [ "$(grep -c '^From MAILER-DAEMON' /var/mail/alice 2>/dev/null)" = 3 ] && break
   sleep 0.1
 done
 mailq > "$W/mailq-a" 2>&1; echo "mailq-a=$(b64 "$W/mailq-a")"
@@ -121,6 +128,14 @@ echo "syslog=$(b64 "$W/syslog")"
 /** The messages of an mbox file: each from its From_ line to the next. */
 function mboxMessages(text: string): string[] {
   return text.split(/^(?=From \S+ )/m).filter((m) => m.startsWith('From '));
+}
+
+/** The lines of a report's transcript part: after its heading, up to the end of the part. */
+function transcriptOf(report: string): string[] {
+  const start = report.indexOf('   ----- Transcript of session follows -----\n');
+  if (start < 0) return [];
+  const rest = report.slice(start).split('\n').slice(1);
+  return rest.slice(0, rest.findIndex((l) => l === '' || l.startsWith('--')));
 }
 
 /** The body of a stored message: after the first blank line, without the blank line mbox adds at its end. */
@@ -147,7 +162,7 @@ test('Postern relays to a second Postern: MX and STARTTLS, AUTH on the MSA, a re
     assert.equal(line('a-started'), '0', context);
     assert.equal(line('authfile'), 'root:smmta 640', 'npm run passwd made the file for B\'s workers');
     assert.equal(line('relay-mailer'), '1');
-    for (const n of [1, 2, 3]) assert.equal(line(`submit${n}`), '0');
+    for (const n of [1, 2, 3, 4]) assert.equal(line(`submit${n}`), '0');
     assert.equal(text('mailq-a'), '/var/spool/mqueue is empty\n\t\tTotal requests: 0\n', context);
     assert.equal(text('mailq-b'), '/var/spool/mqueue-b is empty\n\t\tTotal requests: 0\n', context);
   });
@@ -190,11 +205,36 @@ test('Postern relays to a second Postern: MX and STARTTLS, AUTH on the MSA, a re
     assert.equal(text('mbox-dave'), '', 'nothing for dave');
     assert.ok(b.some((l) => /AUTH failure \(PLAIN\): .*relay=\S+ \[127\.0\.0\.1\]$/.test(l)), context);
     assert.ok(a.some((l) => /: to=<dave@badauth\.test>, .*mailer=relay, .*relay=mx-bad\.second\.test\. \[127\.0\.0\.2\], dsn=5\.7\.0, reply=530 5\.7\.0 Authentication required, stat=Service unavailable$/.test(l)), context);
-    const bounce = mboxMessages(text('mbox-alice')).find((m) => /^Subject: Returned mail: see transcript for details$/m.test(m));
+    const bounce = mboxMessages(text('mbox-alice')).find((m) => /^Subject: Returned mail: see transcript for details$/m.test(m) && m.includes('dave@badauth.test'));
     assert.ok(bounce !== undefined, `no bounce for alice\n${text('mbox-alice')}`);
     // the server's own words, and who said them
     assert.match(bounce, /^Final-Recipient: rfc822; dave@badauth\.test\nAction: failed\nStatus: 5\.7\.0\nRemote-MTA: dns; mx-bad\.second\.test\nDiagnostic-Code: smtp; 530 5\.7\.0 Authentication required\n/m);
     assert.match(bounce, /^<dave@badauth\.test>\n    \(reason: 530 5\.7\.0 Authentication required\)$/m);
     assert.ok(!bounce.includes('not-the-password'));
+    // the transcript: the refused AUTH (never what was said in it), the refused MAIL, sendmail's verdict
+    assert.deepEqual(transcriptOf(bounce).map((l) => l.replace(/ SIZE=\d+$/, ' SIZE=n')), [
+      '... while talking to mx-bad.second.test.:',
+      '>>> AUTH dialogue',
+      '<<< 535 5.7.0 authentication failed',
+      '>>> MAIL FROM:<alice> SIZE=n',
+      '<<< 530 5.7.0 Authentication required',
+      '554 5.0.0 Service unavailable',
+    ], bounce);
+  });
+
+  await t.test('a recipient B does not know: B refuses the RCPT, and the bounce carries the dialogue', () => {
+    const bounce = mboxMessages(text('mbox-alice')).find((m) => /^Subject: Returned mail: see transcript for details$/m.test(m) && m.includes('nosuchuser@second.test'));
+    assert.ok(bounce !== undefined, `no bounce for alice\n${text('mbox-alice')}\n${context}`);
+    assert.match(bounce, /^Final-Recipient: rfc822; nosuchuser@second\.test\nAction: failed\nStatus: 5\.1\.1\nRemote-MTA: dns; mx\.second\.test\nDiagnostic-Code: smtp; 550 5\.1\.1 <nosuchuser@second\.test>\.\.\. User unknown\n/m);
+    // sendmail's transcript of the same exchange: the RCPT, B's reply, the verdict, then DATA's refusal (PIPELINING sent it along)
+    assert.deepEqual(transcriptOf(bounce), [
+      '... while talking to mx.second.test.:',
+      '>>> RCPT TO:<nosuchuser@second.test>',
+      '<<< 550 5.1.1 <nosuchuser@second.test>... User unknown',
+      '550 5.1.1 <nosuchuser@second.test>... User unknown',
+      '>>> DATA',
+      '<<< 503 5.0.0 Need RCPT (recipient)',
+    ], bounce);
+    assert.ok(bounce.indexOf('Transcript of session follows') < bounce.indexOf('Content-Type: message/delivery-status'), 'in the human-readable part');
   });
 });

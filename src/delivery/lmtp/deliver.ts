@@ -10,16 +10,24 @@
  * Unix socket or the mailer's own port), that a mail loop is not looked
  * for, and how the replies are read.  The results have remote delivery's
  * shape, so the queue runner logs and returns them the same way.
+ *
+ * Sessions are kept between messages in remote delivery's connection cache
+ * (ConnectionCacheSize, ConnectionCacheTimeout), under the mailer's name
+ * and the socket or host, and checked with RSET before the next
+ * transaction, as sendmail's mci cache keeps its [IPC] mailers' connections.
  */
 import type { Readable } from 'node:stream';
 import { ERR } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { failed, type DeliveryStatus } from '../mailbox/status.js';
+import type { ConnectionCache } from '../remote/connection-cache.js';
+import { processCache } from '../remote/deliver.js';
 import { cachedFailure, connectionRecord, lookupRecord, refusalRecord, transactionRecord } from '../remote/host-status/outcomes.js';
 import type { HostStatusRecord } from '../remote/host-status/record.js';
 import { HostStatusStore } from '../remote/host-status/store.js';
 import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from '../remote/mx.js';
 import { connectionFailure, failureFromReply, parseReply } from '../remote/replies.js';
+import { requestTranscript, type SessionDialogue } from '../remote/report-transcript.js';
 import { SessionOpenError, SmtpSession, type SendOutcome } from '../remote/smtp-session.js';
 import { EIGHT_BIT_REFUSED, messageForPeer, sendMessage, syserr } from '../remote/transaction.js';
 import type { DnsResolver, RecipientResult, RelayInfo, RemoteOptions, RemoteRecipient, RemoteRequest, RemoteResult } from '../remote/types.js';
@@ -38,6 +46,8 @@ export interface LmtpDeps {
   /** SYSERRs go here. */
   readonly log?: Logger;
   readonly random?: () => number;
+  /** Sessions kept between messages; default the process's, shared with remote delivery. */
+  readonly cache?: ConnectionCache;
 }
 
 type Failure = { readonly status: DeliveryStatus; readonly relay: RelayInfo; readonly reply?: string };
@@ -111,8 +121,45 @@ interface Transaction {
   readonly record: HostStatusRecord;
 }
 
-/** MAIL, RCPT..., DATA and the replies, on an open session, which is closed afterwards. */
-async function transact(session: SmtpSession, request: RemoteRequest, recipients: readonly RemoteRecipient[], relay: RelayInfo, deps: LmtpDeps, finalDelivery: boolean): Promise<Transaction> {
+/** What one chunk of recipients came to, with the sessions it had. */
+interface Done {
+  readonly results: RecipientResult[];
+  readonly transcript: string[];
+  readonly dialogues: SessionDialogue[];
+}
+
+const lmtpDialogue = (host: string, lines: string[]): SessionDialogue => ({ host, lines, lmtp: true });
+
+/** The session cached under `key`, if it still answers RSET. */
+async function cachedSession(cache: ConnectionCache, key: string): Promise<SmtpSession | undefined> {
+  const session = cache.take(key);
+  if (session === undefined) return undefined;
+  if (await session.reset()) return session;
+  session.quit();
+  return undefined;
+}
+
+/** The transaction, then the session back into the cache for the next message, or closed when it cannot go on. */
+async function transactAndKeep(cache: ConnectionCache, key: string, session: SmtpSession, run: () => Promise<Transaction>): Promise<Transaction> {
+  let done: Transaction;
+  try {
+    done = await run();
+  } catch (e) {
+    // halfway through a transaction: not fit for another
+    session.quit();
+    throw e;
+  }
+  if (session.usable) cache.put(key, session);
+  else session.quit();
+  return done;
+}
+
+/**
+ * MAIL, RCPT..., DATA and the replies, on an open session.  The dialogue
+ * is the session's from `from` on: all of it for a new session (greeting
+ * and LHLO included), what follows the RSET for a cached one.
+ */
+async function transact(session: SmtpSession, request: RemoteRequest, recipients: readonly RemoteRecipient[], relay: RelayInfo, deps: LmtpDeps, finalDelivery: boolean, from: number): Promise<Transaction> {
   const extensions = session.extensions();
   const peer8bit = extensions?.has('8BITMIME') ?? false;
   let prepared: Awaited<ReturnType<typeof messageForPeer>> | undefined;
@@ -120,42 +167,48 @@ async function transact(session: SmtpSession, request: RemoteRequest, recipients
     prepared = await messageForPeer(request, peer8bit, deps.options);
     if (prepared === 'refused') {
       const { status, reply } = EIGHT_BIT_REFUSED;
-      return { results: everyone(recipients, { status, relay, reply }), transcript: [], record: transactionRecord({ dsn: status.dsn }) };
+      return { results: everyone(recipients, { status, relay, reply }), transcript: session.transcript.slice(from), record: transactionRecord({ dsn: status.dsn }) };
     }
     // one RCPT per address: the replies are matched to recipients by it
-    const outcome = await sendMessage(session, request, recipients, prepared, peer8bit);
+    const outcome = await sendMessage(session, request, recipients, prepared, peer8bit, deps.options);
     const finals = new Map(session.lmtpReplies);
     const relayed = !finalDelivery && !(extensions?.has('DSN') ?? false);
     const results = transactionResults(recipients, outcome, finals, relay, relayed);
-    // a session carries one transaction: its whole dialogue, greeting and LHLO included
-    const transcript = session.transcript.slice();
+    const transcript = session.transcript.slice(from);
     if (outcome.kind === 'broken') return { results, transcript, record: connectionRecord(outcome.error, connectionFailure(outcome.error, relay.host).dsn) };
     // per-recipient replies never keep a host away (sendmail's EX_NOTSTICKY); a refused MAIL or DATA may
     const last = outcome.kind === 'failed' && outcome.phase !== 'rcpt' ? { reply: outcome.reply, dsn: results[0]?.status.dsn ?? '5.0.0', phase: outcome.phase } : { reply: [...finals.values()].pop() ?? (outcome.kind === 'sent' ? outcome.final : outcome.reply), dsn: results[results.length - 1]?.status.dsn ?? '2.0.0' };
     return { results, transcript, record: transactionRecord(last) };
   } finally {
     if (typeof prepared === 'object' && typeof (prepared.message as Readable).destroy === 'function') (prepared.message as Readable).destroy();
-    session.quit();
+    session.transcript.length = 0;
   }
 }
 
 /** Over the mailer's Unix socket: relay= is `localhost`, as sendmail names it. */
-async function overUnixSocket(path: string, request: RemoteRequest, recipients: readonly RemoteRecipient[], deps: LmtpDeps, finalDelivery: boolean): Promise<{ results: RecipientResult[]; transcript: string[] }> {
+async function overUnixSocket(mailerName: string, path: string, request: RemoteRequest, recipients: readonly RemoteRecipient[], deps: LmtpDeps, finalDelivery: boolean): Promise<Done> {
   const relay: RelayInfo = { host: UNIX_SOCKET_HOST };
-  const connected = await connectUnixSocket(path, deps.socketSafety, deps.options.timeouts.connect);
-  if (!connected.ok) {
-    syserr(deps.log, request.queueId, connected.syserr);
-    return { results: everyone(recipients, { status: connected.status, relay }), transcript: [] };
+  const cache = deps.cache ?? processCache(deps.options);
+  const key = `lmtp:${mailerName}|unix:${path}`;
+  let session = await cachedSession(cache, key);
+  const from = session?.transcript.length ?? 0;
+  if (session === undefined) {
+    const connected = await connectUnixSocket(path, deps.socketSafety, deps.options.timeouts.connect);
+    if (!connected.ok) {
+      syserr(deps.log, request.queueId, connected.syserr);
+      return { results: everyone(recipients, { status: connected.status, relay }), transcript: [], dialogues: [] };
+    }
+    try {
+      session = await SmtpSession.open({ address: UNIX_SOCKET_HOST, relay: UNIX_SOCKET_HOST }, sessionOptions(deps, 0), { lmtp: true, connection: connected.socket, ignoreTLS: true });
+    } catch (e) {
+      connected.socket.destroy();
+      const transcript = ((e as { transcript?: string[] }).transcript ?? []).slice();
+      return { results: everyone(recipients, openFailure(e, relay)), transcript, dialogues: [lmtpDialogue(UNIX_SOCKET_HOST, transcript)] };
+    }
   }
-  let session: SmtpSession;
-  try {
-    session = await SmtpSession.open({ address: UNIX_SOCKET_HOST, relay: UNIX_SOCKET_HOST }, sessionOptions(deps, 0), { lmtp: true, connection: connected.socket, ignoreTLS: true });
-  } catch (e) {
-    connected.socket.destroy();
-    return { results: everyone(recipients, openFailure(e, relay)), transcript: ((e as { transcript?: string[] }).transcript ?? []).slice() };
-  }
-  const { results, transcript } = await transact(session, request, recipients, relay, deps, finalDelivery);
-  return { results, transcript };
+  const open = session;
+  const { results, transcript } = await transactAndKeep(cache, key, open, () => transact(open, request, recipients, relay, deps, finalDelivery, from));
+  return { results, transcript, dialogues: [lmtpDialogue(UNIX_SOCKET_HOST, transcript)] };
 }
 
 async function addressesOf(target: Target, resolver: DnsResolver): Promise<string[] | DeliveryStatus> {
@@ -181,14 +234,14 @@ async function overTcp(
   recipients: readonly RemoteRecipient[],
   deps: LmtpDeps,
   finalDelivery: boolean,
-): Promise<{ results: RecipientResult[]; transcript: string[] }> {
+): Promise<Done> {
   const { mailer } = destination;
   const written = mailer.endpoint.kind === 'tcp' ? mailer.endpoint.host : null;
   const hosts = written !== null ? [lmtpHost(written, mailer.noMx)] : destination.hosts;
   if (hosts.length === 0) {
     syserr(deps.log, request.queueId, `null destination for ${mailer.name} mailer`);
     const status = failed(ERR.LMTP_NO_DESTINATION, 'Local configuration error');
-    return { results: everyone(recipients, { status, relay: { host: request.domain || mailer.name } }), transcript: [] };
+    return { results: everyone(recipients, { status, relay: { host: request.domain || mailer.name } }), transcript: [], dialogues: [] };
   }
   const resolver = deps.resolver ?? systemResolver();
   const list = await resolveTargets(hosts, resolver, {
@@ -199,7 +252,7 @@ async function overTcp(
   });
   if (!list.ok) {
     if (list.syserr !== undefined) syserr(deps.log, request.queueId, list.syserr);
-    return { results: everyone(recipients, { status: list.status, relay: { host: list.relay ?? request.domain }, ...(list.reply ? { reply: list.reply } : {}) }), transcript: [] };
+    return { results: everyone(recipients, { status: list.status, relay: { host: list.relay ?? request.domain }, ...(list.reply ? { reply: list.reply } : {}) }), transcript: [], dialogues: [] };
   }
   const settings = deps.options.hostStatus;
   const store = settings && !mailer.ignoresHostStatus ? new HostStatusStore(settings) : undefined;
@@ -208,6 +261,8 @@ async function overTcp(
     const key = target.name ?? target.relay;
     await store.write(key, r).catch((e: unknown) => syserr(deps.log, request.queueId, `mci_store_persistent: cannot write host status for ${key} in ${store.settings.directory}: ${e instanceof Error ? e.message : String(e)}`));
   };
+  const cache = deps.cache ?? processCache(deps.options);
+  const dialogues: SessionDialogue[] = [];
   let transcript: string[] = [];
   let lastTemporary: Failure | undefined;
   let lastFailure: Failure | undefined;
@@ -231,24 +286,31 @@ async function overTcp(
     let hostRecord: HostStatusRecord | undefined;
     for (const address of addresses) {
       const relay: RelayInfo = { host: target.relay, address };
-      let session: SmtpSession;
-      try {
-        session = await SmtpSession.open({ address, relay: target.relay, ...(target.name !== undefined ? { servername: target.name } : {}) }, sessionOptions(deps, port), { lmtp: true });
-      } catch (e) {
-        const f = openFailure(e, relay);
-        transcript = ((e as { transcript?: string[] }).transcript ?? []).slice();
-        hostRecord = f.record;
-        note(f);
-        continue;
+      const key = `lmtp:${mailer.name}|${address}|${port}|${target.name ?? ''}`;
+      let session = await cachedSession(cache, key);
+      const from = session?.transcript.length ?? 0;
+      if (session === undefined) {
+        try {
+          session = await SmtpSession.open({ address, relay: target.relay, ...(target.name !== undefined ? { servername: target.name } : {}) }, sessionOptions(deps, port), { lmtp: true });
+        } catch (e) {
+          const f = openFailure(e, relay);
+          transcript = ((e as { transcript?: string[] }).transcript ?? []).slice();
+          dialogues.push(lmtpDialogue(target.relay, transcript));
+          hostRecord = f.record;
+          note(f);
+          continue;
+        }
       }
-      const done = await transact(session, request, recipients, relay, deps, finalDelivery);
+      const open = session;
+      const done = await transactAndKeep(cache, key, open, () => transact(open, request, recipients, relay, deps, finalDelivery, from));
+      dialogues.push(lmtpDialogue(target.relay, done.transcript));
       await record(target, done.record);
-      return { results: done.results, transcript: done.transcript };
+      return { results: done.results, transcript: done.transcript, dialogues };
     }
     await record(target, hostRecord);
   }
   const final = lastTemporary ?? lastFailure ?? { status: failed(ERR.REMOTE_HOST_UNKNOWN, 'Host unknown (no host to try)'), relay: { host: request.domain } };
-  return { results: everyone(recipients, final), transcript };
+  return { results: everyone(recipients, final), transcript, dialogues };
 }
 
 /**
@@ -259,14 +321,16 @@ export async function deliverLmtp(request: RemoteRequest, destination: LmtpDesti
   const { mailer } = destination;
   const results: RecipientResult[] = [];
   const transcript: string[] = [];
+  const dialogues: SessionDialogue[] = [];
   for (let i = 0; i < request.recipients.length; i += mailer.maxRecipients) {
     const chunk = request.recipients.slice(i, i + mailer.maxRecipients);
     const done =
       mailer.endpoint.kind === 'unix'
-        ? await overUnixSocket(mailer.endpoint.path, request, chunk, deps, mailer.local)
+        ? await overUnixSocket(mailer.name, mailer.endpoint.path, request, chunk, deps, mailer.local)
         : await overTcp(destination, mailer.endpoint.port, request, chunk, deps, mailer.local);
     results.push(...done.results);
     transcript.push(...done.transcript);
+    dialogues.push(...done.dialogues);
   }
-  return { recipients: results, mailer: mailer.name, transcript };
+  return { recipients: results, mailer: mailer.name, transcript, reportTranscript: requestTranscript(dialogues, request.recipients, results) };
 }

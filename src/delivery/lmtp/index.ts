@@ -16,6 +16,7 @@ import { NOQID } from '../../common/log.js';
 import type { Config } from '../../config/index.js';
 import { lookupUser } from '../../privsep/passwd.js';
 import { failed } from '../mailbox/status.js';
+import { requestTranscript } from '../remote/report-transcript.js';
 import type { RemoteOptions, RemoteRequest, RemoteResult } from '../remote/types.js';
 import { deliverLmtp, type LmtpDeps } from './deliver.js';
 import { lmtpMailer, lmtpMailers } from './mailer.js';
@@ -81,7 +82,8 @@ export function lmtpFromConfig(config: Config, options: RemoteOptions, log?: Log
     deliverLocal: async (request) => {
       if (local !== undefined && !('problem' in local)) return deliver(request, local);
       const status = failed(ERR.LMTP_NO_DESTINATION, local?.problem ?? 'the local mailer is not an LMTP mailer');
-      return { recipients: request.recipients.map((r) => ({ index: r.index, status })), mailer: 'local', transcript: [] };
+      const recipients = request.recipients.map((r) => ({ index: r.index, status }));
+      return { recipients, mailer: 'local', transcript: [], reportTranscript: requestTranscript([], request.recipients, recipients) };
     },
   };
 }

@@ -15,6 +15,7 @@ import type { HostStatusRecord } from './host-status/record.js';
 import { HostStatusStore } from './host-status/store.js';
 import { dnsTemporaryFailure, hostUnknown, isTemporaryDnsError, resolveTargets, systemResolver, type Target } from './mx.js';
 import { connectionFailure, failureFromReply, parseReply, sentFromReply, type Phase } from './replies.js';
+import { displayOf, errorMailerLine, requestTranscript, type SessionDialogue } from './report-transcript.js';
 import { chooseDestination, parseRelaySpec, type HostSpec } from './routing.js';
 import { admitSession, tlsRefusalStatus, tlsServerCheck } from './session-gate.js';
 import type { ServerId } from './server-lookup.js';
@@ -24,9 +25,9 @@ import type { RecipientResult, RelayInfo, RemoteDeps, RemoteRecipient, RemoteReq
 
 let sharedCache: ConnectionCache | undefined;
 
-/** The process's connection cache, made from the first options that ask for one. */
-function defaultCache(deps: RemoteDeps): ConnectionCache {
-  sharedCache ??= new ConnectionCache(deps.options.connectionCacheSize ?? 1, deps.options.connectionCacheTimeout ?? 300);
+/** The process's connection cache (SMTP and LMTP sessions alike), made from the first options that ask for one. */
+export function processCache(options: RemoteDeps['options']): ConnectionCache {
+  sharedCache ??= new ConnectionCache(options.connectionCacheSize ?? 1, options.connectionCacheTimeout ?? 300);
   return sharedCache;
 }
 
@@ -61,6 +62,8 @@ interface Attempt {
   readonly stop?: boolean;
   /** What this attempt says about the host, for HostStatusDirectory. */
   readonly hostRecord?: HostStatusRecord;
+  /** The session's dialogue, for the report's transcript. */
+  readonly dialogue?: SessionDialogue;
 }
 
 /** The host status store of these options, unless there is none or the mailer ignores it (F=W). */
@@ -88,8 +91,20 @@ async function recordHost(deps: RemoteDeps, store: HostStatusStore | undefined, 
 export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): Promise<RemoteResult> {
   const options = deps.options;
   const destination = chooseDestination(request.domain, options);
+  const dialogues: SessionDialogue[] = [];
+  const finish = (recipients: RecipientResult[], mailer: string, transcript: string[], tls?: TlsInfo): RemoteResult => ({
+    recipients,
+    mailer,
+    transcript,
+    reportTranscript: requestTranscript(dialogues, request.recipients, recipients),
+    ...(tls ? { tls } : {}),
+  });
   if (destination.kind === 'error') {
-    return { recipients: everyone(request.recipients, destination.status, destination.reply ? { reply: destination.reply } : {}), mailer: destination.mailer, transcript: [] };
+    const recipients = everyone(request.recipients, destination.status, destination.reply ? { reply: destination.reply } : {});
+    if (destination.mailer !== 'error' || destination.reply === undefined) return finish(recipients, destination.mailer, []);
+    // the error mailer speaks its own reply for each recipient
+    const reply = destination.reply;
+    return { recipients, mailer: destination.mailer, transcript: [], reportTranscript: request.recipients.map((r) => errorMailerLine(reply, displayOf(r))) };
   }
   const mailer = destination.mailer;
   const hosts: HostSpec[] = [...destination.hosts];
@@ -107,10 +122,10 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
   if (!list.ok) {
     if (list.syserr !== undefined) syserr(deps.log, request.queueId, list.syserr);
     const extra = { ...(list.relay ? { relay: { host: list.relay } } : {}), ...(list.reply ? { reply: list.reply } : {}) };
-    return { recipients: everyone(request.recipients, list.status, extra), mailer, transcript: [] };
+    return finish(everyone(request.recipients, list.status, extra), mailer, []);
   }
 
-  const cache = deps.cache ?? defaultCache(deps);
+  const cache = deps.cache ?? processCache(deps.options);
   const hostStatus = hostStatusFor(deps, mailer);
   const port = options.mailerPorts?.get(mailer) ?? options.port ?? 25;
   let transcript: string[] = [];
@@ -137,18 +152,19 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
     for (const address of addresses) {
       const attempt = await tryHost(request, deps, cache, target, address, port);
       transcript = attempt.transcript;
+      if (attempt.dialogue !== undefined) dialogues.push(attempt.dialogue);
       if (attempt.tls) tls = attempt.tls;
       hostRecord = attempt.hostRecord ?? hostRecord;
       if (attempt.results) {
         await recordHost(deps, hostStatus, request.queueId, target, hostRecord);
-        return { recipients: attempt.results, mailer, transcript, ...(tls ? { tls } : {}) };
+        return finish(attempt.results, mailer, transcript, tls);
       }
       lastFailure = attempt.failure;
       if (attempt.failure?.status.status === 'deferred') lastTemporary = attempt.failure;
       if (attempt.stop) {
         await recordHost(deps, hostStatus, request.queueId, target, hostRecord);
         const { status, relay, reply } = attempt.failure!;
-        return { recipients: everyone(request.recipients, status, { relay, ...(reply ? { reply } : {}) }), mailer, transcript };
+        return finish(everyone(request.recipients, status, { relay, ...(reply ? { reply } : {}) }), mailer, transcript);
       }
     }
     // every address of the host failed: the last one's failure is the host's
@@ -156,7 +172,7 @@ export async function deliverRemote(request: RemoteRequest, deps: RemoteDeps): P
   }
   // every host failed: a temporary failure anywhere means "try again later"
   const final = lastTemporary ?? lastFailure ?? { status: failed(ERR.REMOTE_HOST_UNKNOWN, 'Host unknown (no host to try)'), relay: { host: request.domain } };
-  return { recipients: everyone(request.recipients, final.status, { relay: final.relay, ...(final.reply ? { reply: final.reply } : {}) }), mailer, transcript };
+  return finish(everyone(request.recipients, final.status, { relay: final.relay, ...(final.reply ? { reply: final.reply } : {}) }), mailer, transcript);
 }
 
 async function targetAddresses(target: Target, resolver: NonNullable<RemoteDeps['resolver']>): Promise<string[] | DeliveryStatus> {
@@ -220,11 +236,15 @@ async function tryHost(
   const options = deps.options;
   const relay: RelayInfo = { host: target.relay, address };
   const key = `${address}|${port}|${target.name ?? ''}`;
+  const dialogue = (lines: string[]): SessionDialogue => ({ host: target.relay, lines });
   let session = cache.take(key);
+  // a cached session's dialogue starts after the RSET that checked it, as sendmail's probe is no part of the message's
+  let reused = true;
   if (session === undefined || !(await session.reset())) {
     session?.quit();
+    reused = false;
     const opened = await openSession(deps, target, address, port);
-    if (!(opened instanceof SmtpSession)) return { failure: opened.failure, transcript: opened.transcript, hostRecord: opened.hostRecord };
+    if (!(opened instanceof SmtpSession)) return { failure: opened.failure, transcript: opened.transcript, hostRecord: opened.hostRecord, dialogue: dialogue(opened.transcript) };
     session = opened;
     if (session.tls) deps.log?.info(8, NOQID, starttlsLine(session.tls));
     if (greetsAsUs(session.greeting, options.heloName)) {
@@ -233,32 +253,36 @@ async function tryHost(
       session.quit();
       const status = failed(ERR.REMOTE_MX_LOOP, 'Local configuration error');
       const reply = '553 5.3.5 system config error';
-      return { failure: { status, relay, reply }, stop: true, transcript, hostRecord: refusalRecord(status, reply) };
+      return { failure: { status, relay, reply }, stop: true, transcript, hostRecord: refusalRecord(status, reply), dialogue: dialogue(transcript) };
     }
     const gate = await admitSession(deps, session, serverId(target, address), relay, request.queueId);
     if (!gate.ok) {
       session.quit();
       const transcript = session.transcript.slice();
-      return { failure: { status: gate.status, relay, ...(gate.reply !== undefined ? { reply: gate.reply } : {}) }, transcript, hostRecord: gate.hostRecord, ...(session.tls ? { tls: session.tls } : {}) };
+      return { failure: { status: gate.status, relay, ...(gate.reply !== undefined ? { reply: gate.reply } : {}) }, transcript, hostRecord: gate.hostRecord, dialogue: dialogue(transcript), ...(session.tls ? { tls: session.tls } : {}) };
     }
   }
   const start = session.transcript.length;
+  const from = reused ? start : 0;
   const extensions = session.extensions();
   const peer8bit = extensions?.has('8BITMIME') ?? false;
   const prepared = await messageForPeer(request, peer8bit, options);
   if (prepared === 'refused') {
+    const lines = session.transcript.slice(from);
+    session.transcript.length = 0;
     cache.put(key, session);
     const { status, reply } = EIGHT_BIT_REFUSED;
-    return { results: everyone(request.recipients, status, { relay, reply }), transcript: [], hostRecord: transactionRecord({ dsn: status.dsn }) };
+    return { results: everyone(request.recipients, status, { relay, reply }), transcript: [], hostRecord: transactionRecord({ dsn: status.dsn }), dialogue: dialogue(lines) };
   }
-  const outcome = await sendMessage(session, request, request.recipients, prepared, peer8bit);
+  const outcome = await sendMessage(session, request, request.recipients, prepared, peer8bit, options);
   const transcript = session.transcript.slice(start);
+  const lines = session.transcript.slice(from);
   session.transcript.length = 0;
   const tls = session.tls;
   if (outcome.kind === 'broken') {
     session.quit();
     const status = connectionFailure(outcome.error, target.relay);
-    return { failure: { status, relay }, transcript, hostRecord: connectionRecord(outcome.error, status.dsn), ...(tls ? { tls } : {}) };
+    return { failure: { status, relay }, transcript, hostRecord: connectionRecord(outcome.error, status.dsn), dialogue: dialogue(lines), ...(tls ? { tls } : {}) };
   }
   if (session.usable) {
     session.resetAhead();
@@ -266,7 +290,7 @@ async function tryHost(
   } else session.quit();
   const dsnOffered = extensions?.has('DSN') ?? false;
   const results = transactionResults(request.recipients, outcome, relay, dsnOffered);
-  return { results, transcript, hostRecord: transactionRecord(lastReply(outcome, results)), ...(tls ? { tls } : {}) };
+  return { results, transcript, hostRecord: transactionRecord(lastReply(outcome, results)), dialogue: dialogue(lines), ...(tls ? { tls } : {}) };
 }
 
 /** The reply that ended the transaction, as sendmail's last mci_setstat() saw it. */

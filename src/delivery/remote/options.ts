@@ -64,6 +64,7 @@ export function remoteOptionsFromConfig(config: Config, identity: SystemIdentity
     mailerPorts: mailerPorts(config),
     serverPolicy: serverPolicyFromConfig(config, onProblem),
     authMechanisms: o.AuthMechanisms,
+    authParamOnlyWhenAuthenticated: o.AuthOptions.has('A'),
   };
 }
 

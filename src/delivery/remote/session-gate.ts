@@ -93,6 +93,7 @@ async function authenticateSession(deps: RemoteDeps, session: SmtpSession, serve
     return refusal(failed(ERR.REMOTE_CONNECTION_FAILED, `Connection reset by ${relay.host}`));
   }
   if (outcome.kind === 'ok') {
+    session.authenticated = true;
     deps.log?.info(9, NOQID, `AUTH=client, relay=${relay.host.slice(0, 100)}, mech=${outcome.mechanism.slice(0, 16)}, bits=0`);
     return { ok: true };
   }

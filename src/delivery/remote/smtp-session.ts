@@ -5,14 +5,15 @@
  * parameters per recipient.  Several messages may go over one session
  * (reset() between them).
  *
- * Four of SMTPConnection's internals are used, each checked by a test with a
+ * Five of SMTPConnection's internals are used, each checked by a test with a
  * real peer: `_supportedExtensions` (what EHLO offered, needed before the
  * message is chosen: 8-bit or converted), `_ehloLines` (the AUTH mechanisms
  * offered), `_getDsnRcptToArgs` (replaced: nodemailer sends the same NOTIFY
- * and ORCPT for every recipient, sendmail sends each recipient's own) and,
- * for LMTP (src/delivery/lmtp), `_actionLMTPStream` (watched: nodemailer
- * hands back only the last of the per-recipient replies to the end of the
- * message).  AUTH goes through nodemailer's `customAuth` hook, whose command
+ * and ORCPT for every recipient, sendmail sends each recipient's own),
+ * `_sendCommand` (wrapped: nodemailer has no AUTH= for MAIL FROM, which
+ * sendmail adds last) and, for LMTP (src/delivery/lmtp), `_actionLMTPStream`
+ * (watched: nodemailer hands back only the last of the per-recipient
+ * replies to the end of the message).  AUTH goes through nodemailer's `customAuth` hook, whose command
  * writer keeps the secrets out of the transcript; the dialogue is
  * client-auth.ts's.
  */
@@ -45,6 +46,8 @@ export interface SessionEnvelope {
   readonly eightBit: boolean;
   readonly ret?: 'full' | 'hdrs';
   readonly envid?: string;
+  /** AUTH= for MAIL FROM (xtext or `<>`), when it is to be sent. */
+  readonly auth?: string;
 }
 
 export type SendOutcome =
@@ -73,6 +76,7 @@ interface Internals {
   _recipientQueue?: unknown;
   _getDsnRcptToArgs?: () => string;
   _actionLMTPStream?: (recipient: string, final: boolean, reply: string, callback: unknown) => void;
+  _sendCommand?: (command: string, logged?: string) => void;
   _socket?: unknown;
   secure?: boolean;
 }
@@ -116,7 +120,11 @@ function replyOf(response: string): ServerReply {
 
 export class SmtpSession {
   private recipientsByAddress = new Map<string, EnvelopeRecipient>();
+  /** The AUTH= value of the MAIL FROM being sent, if any. */
+  private mailAuth: string | undefined;
   private broken = false;
+  /** This client authenticated to the server (sendmail's mci_sasl_auth). */
+  authenticated = false;
   lastUsed = Date.now();
   messages = 0;
   /** LMTP: the reply to the end of the message for each accepted recipient of the last send(), in order. */
@@ -138,6 +146,7 @@ export class SmtpSession {
       this.broken = true;
     });
     this.installDsnParameters();
+    this.installAuthParameter();
     this.watchLmtpReplies();
   }
 
@@ -272,6 +281,21 @@ export class SmtpSession {
     };
   }
 
+  /** AUTH= goes last on MAIL FROM, as sendmail writes it after SIZE, BODY, ENVID and RET. */
+  private installAuthParameter(): void {
+    const internals = this.connection as unknown as Internals;
+    const original = internals._sendCommand;
+    if (typeof original !== 'function') return;
+    internals._sendCommand = (command, logged) => {
+      const auth = this.mailAuth;
+      if (auth !== undefined && /^MAIL FROM:/i.test(command)) {
+        this.mailAuth = undefined;
+        return original.call(this.connection, `${command} AUTH=${auth}`, logged === undefined ? undefined : `${logged} AUTH=${auth}`);
+      }
+      return original.call(this.connection, command, logged);
+    };
+  }
+
   /** Keeps each LMTP reply to the end of the message under its recipient, then lets nodemailer have it. */
   private watchLmtpReplies(): void {
     const internals = this.connection as unknown as Internals;
@@ -285,6 +309,7 @@ export class SmtpSession {
 
   send(envelope: SessionEnvelope, message: Readable | Buffer): Promise<SendOutcome> {
     this.recipientsByAddress = new Map(envelope.recipients.map((r) => [r.address, r]));
+    this.mailAuth = envelope.auth;
     this.lmtpReplies.clear();
     this.messages++;
     const dsn = envelope.ret !== undefined || envelope.envid !== undefined

@@ -50,6 +50,17 @@ export async function messageForPeer(
   return { message, size: message.length };
 }
 
+/**
+ * The AUTH= parameter of MAIL FROM, as sendmail's smtpmailfrom() adds it:
+ * when the message has one and the peer offers AUTH, and with AuthOptions=A
+ * only once this client has authenticated.
+ */
+export function authParameter(session: SmtpSession, request: RemoteRequest, options: Pick<RemoteOptions, 'authParamOnlyWhenAuthenticated'>): string | undefined {
+  if (request.auth === undefined || request.auth === '' || session.authMechanisms().length === 0) return undefined;
+  if (options.authParamOnlyWhenAuthenticated === true && !session.authenticated) return undefined;
+  return request.auth;
+}
+
 /** MAIL, one RCPT per address (duplicates would make the replies ambiguous) with its own NOTIFY and ORCPT, DATA. */
 export function sendMessage(
   session: SmtpSession,
@@ -57,11 +68,14 @@ export function sendMessage(
   recipients: readonly RemoteRecipient[],
   prepared: { message: Readable | Buffer; size: number },
   peer8bit: boolean,
+  options: Pick<RemoteOptions, 'authParamOnlyWhenAuthenticated'> = {},
 ): Promise<SendOutcome> {
   const unique = [...new Map(recipients.map((r) => [r.address, r])).values()];
+  const auth = authParameter(session, request, options);
   return session.send(
     {
       from: request.sender,
+      ...(auth !== undefined ? { auth } : {}),
       recipients: unique.map((r) => ({ address: r.address, ...(r.notify ? { notify: r.notify } : {}), ...(r.orcpt ? { orcpt: r.orcpt } : {}) })),
       size: prepared.size,
       eightBit: peer8bit && request.bodyType === '8BITMIME',

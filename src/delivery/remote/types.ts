@@ -20,6 +20,8 @@ export interface RemoteRecipient {
   readonly notify?: Notify;
   /** RFC 3461 ORCPT as stored (addr-type;xtext). */
   readonly orcpt?: string;
+  /** The address as reports name it (sendmail's q_paddr); default `<address>`. */
+  readonly display?: string;
 }
 
 /** One message to the recipients of one domain. */
@@ -35,6 +37,8 @@ export interface RemoteRequest {
   readonly bodyType?: '7BIT' | '8BITMIME';
   /** A fresh stream of the stored message (headers and body) each time it is called. */
   readonly content: () => Readable;
+  /** RFC 4954 AUTH= of MAIL FROM as the queue keeps it (xtext, or `<>`): sent to peers that offer AUTH. */
+  readonly auth?: string;
   /** The stored message's size in bytes, declared with SIZE=. */
   readonly size: number;
 }
@@ -82,8 +86,14 @@ export interface RemoteResult {
   readonly recipients: readonly RecipientResult[];
   /** mailer= of the to= lines: `esmtp` (MX), `relay` (smart host), or the mailertable's mailer. */
   readonly mailer: string;
-  /** The SMTP dialogue of the last attempt, `<<< ` server and `>>> ` client lines, for a bounce's transcript. */
+  /** The SMTP dialogue of the last attempt, `<<< ` server and `>>> ` client lines. */
   readonly transcript: readonly string[];
+  /**
+   * What this delivery adds to a report's "Transcript of session follows"
+   * part, as sendmail writes it (report-transcript.ts): the error exchanges
+   * of every session it had, and what became of the recipients.
+   */
+  readonly reportTranscript?: readonly string[];
   /** The STARTTLS outcome of the connection that carried the message, when there was one. */
   readonly tls?: TlsInfo;
 }
@@ -133,6 +143,8 @@ export interface RemoteOptions {
   readonly serverPolicy?: ServerPolicy | null;
   /** AuthMechanisms: the client's mechanisms when an AuthInfo entry has no M:. */
   readonly authMechanisms?: readonly string[];
+  /** AuthOptions=A: AUTH= on MAIL FROM only once this client has authenticated to the peer. */
+  readonly authParamOnlyWhenAuthenticated?: boolean;
 }
 
 /** What the access and authinfo maps say about one server (see server-policy.ts). */

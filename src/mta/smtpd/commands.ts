@@ -7,7 +7,7 @@ import { ERR } from '../../common/errors.js';
 import { addressKey } from '../../msp/submission/addresses.js';
 import type { Recipient } from '../../queue/envelope.js';
 import { parseAddressArgument, type ParsedAddress } from './address.js';
-import { isReply, parseMailParams, parseRcptParams, type ParamContext } from './esmtp-params.js';
+import { isReply, parseMailParams, parseRcptParams, trustedAuthParam, type ParamContext } from './esmtp-params.js';
 import { receiveMessage, type SessionFacts } from './message.js';
 import { MessageData } from './message-data.js';
 import { dsnOffered, ehloKeywords } from './features.js';
@@ -17,6 +17,7 @@ import { etrn, expnOrVrfy, help, verb } from './queries.js';
 import { addressReply, classReply, echo, formatMultiline, formatReply } from './replies.js';
 import type { Session } from './session.js';
 import { starttls } from './starttls.js';
+import { xtextify } from '../tls/server-tls.js';
 import { refusedAddress, resolvedAddress } from './milters.js';
 import type { Reply } from './replies.js';
 
@@ -147,8 +148,10 @@ async function mail(s: Session, arg: string): Promise<void> {
   }
   const addr = parseAddressArgument(rest, 'sender');
   if ('code' in addr) return s.reply(addr);
-  const params = parseMailParams(addr.rest, paramContext(s));
-  if (isReply(params)) return s.reply(params);
+  const parsed = parseMailParams(addr.rest, paramContext(s));
+  if (isReply(parsed)) return s.reply(parsed);
+  // AUTH= is believed only from a client authenticated as that identity ({auth_authen}, xtext as sendmail keeps it)
+  const params = parsed.auth === undefined ? parsed : { ...parsed, auth: trustedAuthParam(parsed.auth, s.auth === null ? null : xtextify(s.auth.authen, '<>")')) };
   const check = s.deps.policy?.checkSender(addr.written, addr.local, addr.domain) ?? { kind: 'pass' };
   if (rulesetRefused(s, 'check_mail', addr.written, check)) return;
   s.protocol ??= 'SMTP';

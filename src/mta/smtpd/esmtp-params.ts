@@ -12,6 +12,8 @@ export interface MailParams {
   body?: '7BIT' | '8BITMIME';
   envid?: string;
   ret?: 'full' | 'hdrs';
+  /** AUTH= as the client gave it (xtext or `<>`); what is kept of it is the session's judgement (trustedAuthParam) */
+  auth?: string;
 }
 
 export interface RcptParams {
@@ -102,11 +104,11 @@ export function parseMailParams(rest: string, ctx: ParamContext): MailParams | R
       else if (value.toLowerCase() === 'full') params.ret = 'full';
       else return classReply(ERR.SMTP_SYNTAX, `Bad argument "${echo(value, ctx.noReflection)}" to RET`);
     } else if (k === 'auth') {
-      // AUTH= is only believed from an authenticated client; until AUTH exists it is accepted and ignored
       if (value === null) return classReply(ERR.SMTP_SYNTAX, 'AUTH= requires a value');
       if (authSeen) return { code: 501, status: '5.5.0', text: 'Duplicate AUTH parameter' };
       if (!isXtext(value)) return classReply(ERR.SMTP_BAD_PARAMETER, 'Syntax error in AUTH parameter value');
       authSeen = true;
+      params.auth = value;
     } else if (k === 'by' && ctx.deliverByMin >= 0) {
       if (value === null) return classReply(ERR.SMTP_SYNTAX, 'BY= requires a value');
       const m = /^(-?\d+);([NnRr])([Tt]?)$/.exec(value);
@@ -156,6 +158,19 @@ export function parseRcptParams(rest: string, ctx: ParamContext): RcptParams | R
     if (n + 2 >= MAX_ARGS - 1) return tooMany();
   }
   return params;
+}
+
+/**
+ * What the queue keeps of MAIL's AUTH= (sendmail's e_auth_param), as
+ * proto.m4's trust_auth ruleset judges it: the value when the client has
+ * authenticated as that very identity (`alice` or `<alice>`, compared as
+ * rulesets compare, without regard to case), `<>` otherwise.
+ */
+export function trustedAuthParam(value: string, authenticatedAs: string | null): string {
+  if (value === '<>' || authenticatedAs === null) return '<>';
+  const v = value.toLowerCase();
+  const a = authenticatedAs.toLowerCase();
+  return v === a || v === `<${a}>` ? value : '<>';
 }
 
 export function isReply(x: unknown): x is Reply {

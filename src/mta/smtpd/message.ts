@@ -173,6 +173,7 @@ export async function receiveMessage(data: MessageData, facts: SessionFacts, tx:
     ...(tx.params.envid !== undefined ? { envid: tx.params.envid } : {}),
     ...(tx.params.ret !== undefined ? { ret: tx.params.ret } : {}),
     ...(tx.params.body !== undefined ? { bodyType: tx.params.body } : {}),
+    ...(tx.params.auth !== undefined ? { auth: tx.params.auth } : {}),
     hopCount: all.filter((h) => TRACE_HEADERS.has(h.lname)).length,
     protocol: facts.protocol,
     relay: facts.authinfo,

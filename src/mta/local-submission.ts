@@ -14,7 +14,7 @@ import { localAuthinfo, type Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { newInvocation } from '../msp/cmdline/parse.js';
 import type { Invocation } from '../msp/cmdline/invocation.js';
-import { readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
+import { qualifiedEnvelopeAddress, readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
 import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
 import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
 import type { Envelope, Recipient } from '../queue/envelope.js';
@@ -91,15 +91,16 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     }
     // sendmail's auth_warning(): with the header, under LogLevel > 3
     if (deps.submitConfig.options.PrivacyOptions.has('authwarnings')) for (const w of submission.warnings) deps.log?.info(3, queueId, `Authentication-Warning: ${w}`);
+    const domain = deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName;
     const recipients: Recipient[] = submission.recipients.map((address) => ({
-      address,
+      address: qualifiedEnvelopeAddress(address, domain),
       state: 'pending',
       ...(request.notify !== undefined ? { notify: request.notify } : {}),
     }));
     // the bytes stored, headers included (sendmail's from= counts what it collected)
     let size = 0;
     // as sendmail's MSP relays it to the MTA: bare user names in address headers get @$j
-    let headerBlock = qualifyHeaderAddresses(submission.headers, deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName);
+    let headerBlock = qualifyHeaderAddresses(submission.headers, domain);
     let bodySource = submission.body;
     const content = (async function* () {
       const headers = Buffer.from(headerBlock, 'latin1');
@@ -112,7 +113,9 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     })();
     let envelope: Envelope = {
       id: queueId,
-      sender: submission.sender,
+      sender: qualifiedEnvelopeAddress(submission.sender, domain),
+      // the MSP hands sendmail's MTA the message over ESMTP: its qf has $r ESMTP, and mailq shows <addresses>
+      protocol: 'ESMTP',
       recipients,
       ...(request.envid !== undefined ? { envid: request.envid } : {}),
       ...(request.ret !== undefined ? { ret: request.ret } : {}),

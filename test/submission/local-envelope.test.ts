@@ -1,11 +1,15 @@
 /**
- * What a local submission shows that the real sendmail 8.17 was measured
- * doing, run the same way with Postern's daemon and (when it can be had)
- * with the real sendmail MSP relaying to the real MTA, both in the sandbox
- * as mx.example.test: `sendmail -bs` by alice gets `X-Authentication-Warning:
- * HOST: alice owned process doing -bs` (and the same `Authentication-Warning:`
- * log line) when MAIL FROM is not her own local address, never "set sender
- * to"; root gets none.  `sendmail bob` by alice (no warning) is run too.
+ * Two things a local submission shows that the real sendmail 8.17 was
+ * measured doing, run the same way with Postern's daemon and (when it can
+ * be had) with the real sendmail MSP relaying to the real MTA, both in the
+ * sandbox as mx.example.test:
+ *  - `sendmail -bs` by alice: `X-Authentication-Warning: HOST: alice owned
+ *    process doing -bs` (and the same `Authentication-Warning:` log line)
+ *    when MAIL FROM is not her own local address, never "set sender to";
+ *    none for root;
+ *  - `sendmail bob` by alice: the queued envelope is
+ *    `<alice@mx.example.test>` → `<bob@mx.example.test>` (mailq), while the
+ *    submission's log line keeps the MSP's `from=alice`.
  * Postern's side is checked against fixed expectations, so the test fails
  * without the real sendmail too; the real one's side is compared with them.
  */
@@ -58,6 +62,7 @@ const BS_CASES: ReadonlyArray<readonly [string, string, boolean]> = [
 /** The part both runs share; $SENDMAIL is the binary, the daemon already up. */
 const CASES = `
 printf 'Subject: local\\n\\nx\\n' | as alice "$SENDMAIL" bob; echo "local=$?"
+"$SENDMAIL" -bp > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
 ${BS_CASES.map(([user, sender]) => `as ${user} env SENDMAIL="$SENDMAIL" /usr/bin/python3 "$W/driver.py" '${sender}' ${user}; echo "bs=$?"`).join('\n')}
 sleep 0.5
 echo "syslog=$(b64 "$W/syslog")"
@@ -113,8 +118,12 @@ for f in /var/spool/mqueue/qf*; do echo "qf=$(b64 "$f")"; done
 interface Observed {
   /** Subject → the X-Authentication-Warning lines of that message */
   readonly warnings: Map<string, string[]>;
+  /** mailq after `sendmail bob`, id, size and date normalised */
+  readonly mailq: string;
   /** Authentication-Warning log lines, text after the queue id */
   readonly loggedWarnings: string[];
+  /** the from= field of each from= line whose relay is alice@localhost */
+  readonly mspFrom: string[];
   readonly statuses: string[];
 }
 
@@ -130,7 +139,9 @@ function observe(stdout: string, messages: string[]): Observed {
   const syslog = text(lines('syslog')[0] ?? '').split('\n');
   return {
     warnings,
+    mailq: text(lines('mailq')[0] ?? '').replace(/^\w{14} +\d+ \w{3} \w{3} [ \d]\d \d\d:\d\d /m, 'QID SIZE DATE '),
     loggedWarnings: syslog.map((l) => / \w{14}: (Authentication-Warning: .*)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined),
+    mspFrom: syslog.filter((l) => / from=.*relay=alice@localhost$/.test(l)).map((l) => /from=([^,]*),/.exec(l)![1]!),
     statuses: [...lines('local'), ...lines('bs')],
   };
 }
@@ -150,18 +161,28 @@ function qfMessage(qf: string): string {
 }
 
 const WARNING = 'X-Authentication-Warning: mx.example.test: alice owned process doing -bs';
+const EXPECTED_MAILQ = [
+  '\t\t/var/spool/mqueue (1 request)',
+  '-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------',
+  'QID SIZE DATE <alice@mx.example.test>',
+  '\t\t\t\t\t <bob@mx.example.test>',
+  '\t\tTotal requests: 1',
+  '',
+].join('\n');
 
 function checkExpected(o: Observed, who: string): void {
   assert.deepEqual(o.statuses, Array(1 + BS_CASES.length).fill('0'), who);
+  assert.equal(o.mailq, EXPECTED_MAILQ, who);
   for (const [user, sender, warned] of BS_CASES) {
     assert.deepEqual(o.warnings.get(`bs ${user} ${sender || 'null'}`), warned ? [WARNING] : [], `${who}: ${user} MAIL FROM:<${sender}>`);
   }
   assert.deepEqual(o.warnings.get('local'), [], who);
   const warnedCount = BS_CASES.filter(([, , w]) => w).length;
   assert.deepEqual(o.loggedWarnings, Array(warnedCount).fill(WARNING.replace('X-', '')), who);
+  assert.equal(o.mspFrom[0], 'alice', `${who}: the submission's own log line keeps the bare login name`);
 }
 
-test('local submissions: the -bs authentication warning, as sendmail 8.17 (Postern, and the real one when available)', { timeout: 400_000 }, async (t) => {
+test('local submissions: -bs authentication warning and qualified envelope, as sendmail 8.17 (Postern, and the real one when available)', { timeout: 400_000 }, async (t) => {
   const skip = await sandboxSkipReason();
   if (skip !== null) return t.skip(skip);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { arpaDate, fromHeaderValue, gecosFullName, parseAddressList, quoteFullName, readMessage, SubmissionError } from '../../src/msp/submission/index.js';
+import { arpaDate, fromHeaderValue, gecosFullName, parseAddressList, qualifiedEnvelopeAddress, quoteFullName, readMessage, SubmissionError } from '../../src/msp/submission/index.js';
 import { alice, chunks, collect, config, root, submit } from './helpers.js';
 
 
@@ -191,6 +191,14 @@ test('-bs: "USER owned process doing -bs" unless the MAIL FROM is the caller\'s 
   const trusting = config();
   trusting.classes.get('t')!.add('alice');
   assert.deepEqual(await warning('boss@example.com', alice, trusting), [], 'class t');
+});
+
+test('local submission envelope: bare names get @$j, as sendmail\'s MTA receives them from its MSP', () => {
+  assert.equal(qualifiedEnvelopeAddress('alice', 'mx.example.test'), 'alice@mx.example.test');
+  assert.equal(qualifiedEnvelopeAddress('first.last', 'mx.example.test'), 'first.last@mx.example.test');
+  for (const a of ['<>', 'bob@example.org', 'bob@localhost', '|/usr/bin/prog', '/tmp/file', '"a b"', 'Unknown UID 1234', '']) {
+    assert.equal(qualifiedEnvelopeAddress(a, 'mx.example.test'), a);
+  }
 });
 
 test('hop count: max of -h and the trace headers (ours included); over MaxHopCount is TOO_MANY_HOPS, exit 69', async () => {

@@ -96,3 +96,14 @@ export function addressKey(address: string): string {
   const at = address.lastIndexOf('@');
   return at < 0 ? address : address.slice(0, at) + address.slice(at).toLowerCase();
 }
+
+/**
+ * An envelope address as sendmail's MTA receives it from the MSP: submit.cf's
+ * relay mailer adds @$j to a bare user name (`alice` → `<alice@mx.example.test>`
+ * in the MTA's qf, its log and mailq; measured with 8.17).  The null sender,
+ * qualified addresses and anything that is not a plain name (`|prog`, `/file`,
+ * `"quoted"`, `Unknown UID n`) are left as they are.
+ */
+export function qualifiedEnvelopeAddress(address: string, domain: string): string {
+  return /^[A-Za-z0-9!#$%&'*+=?^_`{}~.-]+$/.test(address) ? `${address}@${domain}` : address;
+}

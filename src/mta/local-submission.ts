@@ -14,7 +14,9 @@ import { localAuthinfo, type Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { newInvocation } from '../msp/cmdline/parse.js';
 import type { Invocation } from '../msp/cmdline/invocation.js';
-import { qualifiedEnvelopeAddress, readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
+import { addressKey, qualifiedEnvelopeAddress, readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
+import { recipientIdentity } from '../delivery/recipient-identity.js';
+import { localDomains } from '../delivery/route.js';
 import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
 import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
 import type { Envelope, Recipient } from '../queue/envelope.js';
@@ -67,6 +69,22 @@ function passwdEntry(uid: number, gid: number): PasswdEntry {
   return lookupUser(uid) ?? { name: `Unknown UID ${uid}`, uid, gid, gecos: '', home: '/', shell: '' };
 }
 
+/**
+ * The recipients once each, as sendmail's MTA takes them from its MSP: the
+ * MSP drops a repeated address once qualified (`bob` and `bob@$j`), the
+ * MTA one that is the same recipient (sameaddr(): `Bob@$j` is local user
+ * bob too); without sendmail.cf's local names, only the MSP's part.
+ */
+function onePerRecipient(addresses: readonly string[], local: ReadonlySet<string> | undefined): string[] {
+  const seen = new Set<string>();
+  return addresses.filter((address) => {
+    const key = local === undefined ? addressKey(address) : recipientIdentity({ address }, local);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
   return async ({ request, peer, body }): Promise<SubmissionReply> => {
     const uid = request.onBehalfOf ?? peer.uid;
@@ -92,8 +110,11 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     // sendmail's auth_warning(): with the header, under LogLevel > 3
     if (deps.submitConfig.options.PrivacyOptions.has('authwarnings')) for (const w of submission.warnings) deps.log?.info(3, queueId, `Authentication-Warning: ${w}`);
     const domain = deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName;
-    const recipients: Recipient[] = submission.recipients.map((address) => ({
-      address: qualifiedEnvelopeAddress(address, domain),
+    const recipients: Recipient[] = onePerRecipient(
+      submission.recipients.map((address) => qualifiedEnvelopeAddress(address, domain)),
+      deps.mtaConfig === undefined ? undefined : localDomains(deps.mtaConfig, deps.identity),
+    ).map((address) => ({
+      address,
       state: 'pending',
       ...(request.notify !== undefined ? { notify: request.notify } : {}),
     }));

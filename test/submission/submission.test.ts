@@ -193,12 +193,21 @@ test('-bs: "USER owned process doing -bs" unless the MAIL FROM is the caller\'s 
   assert.deepEqual(await warning('boss@example.com', alice, trusting), [], 'class t');
 });
 
-test('local submission envelope: bare names get @$j, as sendmail\'s MTA receives them from its MSP', () => {
-  assert.equal(qualifiedEnvelopeAddress('alice', 'mx.example.test'), 'alice@mx.example.test');
-  assert.equal(qualifiedEnvelopeAddress('first.last', 'mx.example.test'), 'first.last@mx.example.test');
-  for (const a of ['<>', 'bob@example.org', 'bob@localhost', '|/usr/bin/prog', '/tmp/file', '"a b"', 'Unknown UID 1234', '']) {
-    assert.equal(qualifiedEnvelopeAddress(a, 'mx.example.test'), a);
-  }
+test('local submission envelope: bare names and this host\'s local names get @$j, as sendmail\'s MTA receives them from its MSP', () => {
+  const q = (a: string) => qualifiedEnvelopeAddress(a, 'mx.example.test');
+  assert.equal(q('alice'), 'alice@mx.example.test');
+  assert.equal(q('first.last'), 'first.last@mx.example.test');
+  // measured with 8.17: -f '<alice>', -f alice@localhost, bob@LOCALHOST, Bob@LocalHost.example.test, dave@localhost.uucp
+  assert.equal(q('<alice>'), 'alice@mx.example.test');
+  assert.equal(q('alice@localhost'), 'alice@mx.example.test');
+  assert.equal(q('bob@LOCALHOST'), 'bob@mx.example.test');
+  assert.equal(q('Bob@LocalHost.example.test'), 'Bob@mx.example.test');
+  assert.equal(q('dave@localhost.uucp'), 'dave@mx.example.test');
+  assert.equal(q('alice@[127.0.0.1]'), 'alice@mx.example.test');
+  // -f '' and -f '<>': the null sender
+  assert.equal(q('<>'), '');
+  assert.equal(q(''), '');
+  for (const a of ['bob@example.org', 'bob@localhost.example.org', '|/usr/bin/prog', '/tmp/file', '"a b"', 'Unknown UID 1234']) assert.equal(q(a), a);
 });
 
 test('hop count: max of -h and the trace headers (ours included); over MaxHopCount is TOO_MANY_HOPS, exit 69', async () => {

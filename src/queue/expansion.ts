@@ -88,10 +88,11 @@ export class RecipientExpansion {
     if (ask === undefined) return { envelope: start, forced };
     let envelope = start;
     const looked = new Set<number>();
+    const adoptions = new Map<number, number>();
     for (let round = 0; round <= this.deps.config.options.MaxAliasRecursion; round++) {
       const states: Array<{ index: number; state: 'expanded' }> = [];
       const added: Recipient[] = [];
-      const list = new SendList(envelope.recipients, this.local);
+      const list = new SendList(envelope.recipients, this.local, adoptions);
       for (const [index, r] of envelope.recipients.entries()) {
         if ((r.state !== 'pending' && r.state !== 'deferred') || forced.has(index) || looked.has(index)) continue;
         const bare = bareAddress(r.address);
@@ -122,7 +123,7 @@ export class RecipientExpansion {
           ...(/^[|/\\]|^:include:/i.test(t.address) ? { aliased: true } : {}),
           ...(r.notify !== undefined ? { notify: r.notify } : {}),
         }));
-        const placed = list.place(index, entries);
+        const placed = list.place(index, entries, (i) => !looked.has(i));
         added.push(...placed.added);
         // a .forward's owner is replaced unless it is on a loop of its own, or every entry was one
         if (where.kind !== 'local' || (placed.counted > 0 && !placed.keepsOwn)) states.push({ index, state: 'expanded' });

@@ -11,7 +11,15 @@
  *     that is the one being expanded, it is simply not replaced; when it is
  *     an address replaced earlier, `\user` delivers to its mailbox;
  *   - what counts for replacing a .forward's owner is every entry that is
- *     not such a loop, duplicates included (include()'s nincludes).
+ *     not such a loop, duplicates included (include()'s nincludes);
+ *   - sendmail expands depth first, one envelope recipient after another, so
+ *     when an entry is an envelope recipient not yet expanded (`kim lee`,
+ *     kim forwarding to lee and lee to kim), sendmail reaches that recipient
+ *     first through this entry, and its loops run through the entry's
+ *     chain.  Expanding breadth first, the list records such an adoption
+ *     (`adoptions`, kept by the caller from round to round) and follows it as
+ *     the recipient's parent; without it both would be replaced and the mail
+ *     lost.
  */
 import { bareAddress, route } from '../delivery/route.js';
 import { recipientIdentity } from '../delivery/recipient-identity.js';
@@ -40,6 +48,8 @@ export class SendList {
   constructor(
     private readonly recipients: readonly Recipient[],
     private readonly local: ReadonlySet<string>,
+    /** envelope recipients reached through another's list before their own expansion: index → that other's index */
+    private readonly adoptions: Map<number, number> = new Map(),
     /** whether a local user has a mailbox (a passwd entry), which decides where a loop ends */
     private readonly userExists: (name: string) => boolean = (name) => lookupUser(name) !== undefined,
   ) {
@@ -75,7 +85,7 @@ export class SendList {
       const r: Recipient | undefined = this.recipients[i] ?? this.added[i - this.recipients.length];
       if (r === undefined) break;
       out.push(r);
-      i = r.parent === undefined ? undefined : this.byAddress.get(r.parent);
+      i = r.parent === undefined ? this.adoptions.get(i) : this.byAddress.get(r.parent);
     }
     return out;
   }
@@ -84,8 +94,12 @@ export class SendList {
     return route(r.address.replace(/^\\/, ''), this.local, this.userExists).kind === 'local';
   }
 
-  /** Where the entries of recipient `index`'s list go: what to add, and whether the recipient keeps its mail. */
-  place(index: number, entries: readonly Recipient[]): Placement {
+  /**
+   * Where the entries of recipient `index`'s list go: what to add, and
+   * whether the recipient keeps its mail.  `unexpanded(i)`: recipient i has
+   * not been expanded yet, so an entry that is i adopts it (see above).
+   */
+  place(index: number, entries: readonly Recipient[], unexpanded: (index: number) => boolean = () => false): Placement {
     const added: Recipient[] = [];
     let counted = 0;
     let keepsOwn = false;
@@ -103,6 +117,11 @@ export class SendList {
         continue;
       }
       counted++;
+      const existing = this.byIdentity.get(id);
+      const other = existing === undefined ? undefined : this.recipients[existing];
+      if (existing !== undefined && other !== undefined && other.parent === undefined && !this.adoptions.has(existing) && unexpanded(existing) && (other.state === 'pending' || other.state === 'deferred')) {
+        this.adoptions.set(existing, index);
+      }
       this.add(entry, added);
     }
     return { added, counted, keepsOwn };

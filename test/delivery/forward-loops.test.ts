@@ -51,6 +51,8 @@ const MESSAGES: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['eve', 'eve', ['dave', 'eve']],
   ['hal', 'hal', ['carol', 'hal']],
   ['kim', 'kim', ['kim', 'lee']],
+  // both on the envelope: sendmail reaches the second through the first's .forward first
+  ['kimlee', 'kim lee@mx.example.test', ['kim', 'lee']],
   ['x', 'x1', ['x1', 'x3']],
   ['team', 'team', ['bob']],
   ['dan', 'dan', ['carol', 'dan']],

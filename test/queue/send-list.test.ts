@@ -45,7 +45,7 @@ test('the local mailer gets users lower-cased: Bob is user bob, and its +detail 
 test('duplicates: the open recipients an earlier one already is', () => {
   const rs: Recipient[] = ['bob@mx.example.test', 'Bob@mx.example.test', 'carol', 'bob', 'carol@mx.example.test', '\\bob'].map((address) => ({ address, state: 'pending' }));
   rs[2]!.state = 'sent';
-  assert.deepEqual(new SendList(rs, LOCAL, userExists).duplicates(), [1, 3, 4]);
+  assert.deepEqual(new SendList(rs, LOCAL, new Map(), userExists).duplicates(), [1, 3, 4]);
 });
 
 /** A list of recipients in the order of the chain given, each the parent of the next; states as given. */
@@ -58,20 +58,20 @@ const entries = (owner: string, ...addresses: string[]): Recipient[] => addresse
 test('a .forward that names its owner, in any form: the owner keeps the mail, nothing is added for it', () => {
   for (const self of ['bob', 'bob@mx.example.test', 'Bob']) {
     const rs = chain(['bob@mx.example.test', 'pending']);
-    const placed = new SendList(rs, LOCAL, userExists).place(0, entries('bob@mx.example.test', self, 'carol'));
+    const placed = new SendList(rs, LOCAL, new Map(), userExists).place(0, entries('bob@mx.example.test', self, 'carol'));
     assert.deepEqual(placed.added.map((r) => r.address), ['carol'], self);
     assert.equal(placed.keepsOwn, true, self);
     assert.equal(placed.counted, 1, self);
   }
   // \bob is another recipient: added, and bob is replaced
-  const placed = new SendList(chain(['bob', 'pending']), LOCAL, userExists).place(0, entries('bob', '\\bob', 'carol'));
+  const placed = new SendList(chain(['bob', 'pending']), LOCAL, new Map(), userExists).place(0, entries('bob', '\\bob', 'carol'));
   assert.deepEqual(placed.added.map((r) => r.address), ['\\bob', 'carol']);
   assert.equal(placed.keepsOwn, false);
 });
 
 test('a loop through other users (kim → lee → kim@$j): the last on it keeps the mail, and so does the user it came back to', () => {
   const rs = chain(['kim@mx.example.test', 'expanded'], ['lee', 'pending']);
-  const placed = new SendList(rs, LOCAL, userExists).place(1, entries('lee', 'Kim'));
+  const placed = new SendList(rs, LOCAL, new Map(), userExists).place(1, entries('lee', 'Kim'));
   assert.equal(placed.counted, 0, "lee's list only loops back: lee is not replaced");
   assert.equal(placed.keepsOwn, false);
   assert.deepEqual(
@@ -80,19 +80,40 @@ test('a loop through other users (kim → lee → kim@$j): the last on it keeps 
   );
   // three long: x1 → x2 → x3@$j → X1
   const three = chain(['x1', 'expanded'], ['x2', 'expanded'], ['x3@mx.example.test', 'pending']);
-  const again = new SendList(three, LOCAL, userExists).place(2, entries('x3@mx.example.test', 'X1'));
+  const again = new SendList(three, LOCAL, new Map(), userExists).place(2, entries('x3@mx.example.test', 'X1'));
   assert.deepEqual(again.added.map((r) => r.address), ['\\x1']);
   assert.equal(again.counted, 0);
+});
+
+test('two envelope recipients forwarding to each other (kim lee@$j): the first adopts the second, whose entry then loops back', () => {
+  const rs: Recipient[] = [
+    { address: 'kim@mx.example.test', state: 'pending' },
+    { address: 'lee@mx.example.test', state: 'pending' },
+  ];
+  const adoptions = new Map<number, number>();
+  const list = new SendList(rs, LOCAL, adoptions, userExists);
+  const first = list.place(0, entries('kim@mx.example.test', 'lee'), (i) => i === 1);
+  assert.deepEqual(first.added, [], 'lee is already a recipient');
+  assert.equal(first.counted, 1);
+  assert.deepEqual([...adoptions], [[1, 0]]);
+  rs[0]!.state = 'expanded';
+  const second = new SendList(rs, LOCAL, adoptions, userExists).place(1, entries('lee@mx.example.test', 'kim'));
+  assert.deepEqual(second.added.map((r) => r.address), ['\\kim'], "kim's mailbox");
+  assert.equal(second.counted, 0, 'lee keeps its mail');
+  // a recipient already expanded is not adopted: its entry is a plain duplicate
+  const none = new Map<number, number>();
+  new SendList(rs, LOCAL, none, userExists).place(1, entries('lee@mx.example.test', 'kim'), () => false);
+  assert.equal(none.size, 0);
 });
 
 test('a loop with no real user on it adds nothing of its own; a duplicate counts as an entry but is not added again', () => {
   // aliases a → b → a@$j: no user, the entry is a duplicate of a
   const rs = chain(['a', 'expanded'], ['b', 'pending']);
-  const placed = new SendList(rs, LOCAL, userExists).place(1, entries('b', 'a@mx.example.test'));
+  const placed = new SendList(rs, LOCAL, new Map(), userExists).place(1, entries('b', 'a@mx.example.test'));
   assert.deepEqual(placed.added, []);
   assert.equal(placed.counted, 1);
   // carol is already a recipient of the message (not on the chain): bob is replaced, carol not added twice
-  const list = new SendList([...chain(['bob', 'pending']), { address: 'carol@mx.example.test', state: 'pending' }], LOCAL, userExists);
+  const list = new SendList([...chain(['bob', 'pending']), { address: 'carol@mx.example.test', state: 'pending' }], LOCAL, new Map(), userExists);
   const p = list.place(0, entries('bob', 'Carol', 'lee', 'lee@mx.example.test'));
   assert.deepEqual(p.added.map((r) => r.address), ['lee']);
   assert.equal(p.counted, 3);

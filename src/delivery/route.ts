@@ -3,7 +3,8 @@
  * means no domain, or a domain of class w (Cw, Fw), this host's names, or
  * `localhost`, as sendmail's canonicalisation decides before choosing the
  * local mailer.  A `+detail` is dropped when the user without it exists, as
- * the local mailer's $u does.
+ * the local mailer's $u does; `Bob` is user bob, as the local mailer gets
+ * its users lower-cased.
  */
 import type { SystemIdentity } from '../common/identity.js';
 import type { Config } from '../config/index.js';
@@ -43,9 +44,12 @@ export function route(address: string, local: ReadonlySet<string>, userExists: (
   if (at >= 0 && !local.has(domain) && !/^\[127\.\d+\.\d+\.\d+\]$/.test(domain)) return { kind: 'remote', domain };
   let localPart = at < 0 ? bare : bare.slice(0, at);
   if (localPart.startsWith('"') && localPart.endsWith('"') && localPart.length >= 2) localPart = localPart.slice(1, -1);
-  // the local mailer is case-insensitive about names only where the passwd file is
-  if (userExists(localPart)) return { kind: 'local', user: localPart };
-  const plus = localPart.indexOf('+');
-  if (plus > 0 && userExists(localPart.slice(0, plus))) return { kind: 'local', user: localPart.slice(0, plus) };
+  // Mlocal has no F=u: sendmail hands the local mailer the user lower-cased, and finduser() tries that form too
+  const lower = localPart.toLowerCase();
+  for (const name of lower === localPart ? [localPart] : [localPart, lower]) {
+    if (userExists(name)) return { kind: 'local', user: name };
+    const plus = name.indexOf('+');
+    if (plus > 0 && userExists(name.slice(0, plus))) return { kind: 'local', user: name.slice(0, plus) };
+  }
   return { kind: 'unknown-user', localPart };
 }

@@ -14,7 +14,9 @@ import { localAuthinfo, type Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { newInvocation } from '../msp/cmdline/parse.js';
 import type { Invocation } from '../msp/cmdline/invocation.js';
-import { readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
+import { addressKey, qualifiedEnvelopeAddress, readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
+import { recipientIdentity } from '../delivery/recipient-identity.js';
+import { localDomains } from '../delivery/route.js';
 import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
 import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
 import type { Envelope, Recipient } from '../queue/envelope.js';
@@ -67,6 +69,22 @@ function passwdEntry(uid: number, gid: number): PasswdEntry {
   return lookupUser(uid) ?? { name: `Unknown UID ${uid}`, uid, gid, gecos: '', home: '/', shell: '' };
 }
 
+/**
+ * The recipients once each, as sendmail's MTA takes them from its MSP: the
+ * MSP drops a repeated address once qualified (`bob` and `bob@$j`), the
+ * MTA one that is the same recipient (sameaddr(): `Bob@$j` is local user
+ * bob too); without sendmail.cf's local names, only the MSP's part.
+ */
+function onePerRecipient(addresses: readonly string[], local: ReadonlySet<string> | undefined): string[] {
+  const seen = new Set<string>();
+  return addresses.filter((address) => {
+    const key = local === undefined ? addressKey(address) : recipientIdentity({ address }, local);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
   return async ({ request, peer, body }): Promise<SubmissionReply> => {
     const uid = request.onBehalfOf ?? peer.uid;
@@ -91,7 +109,11 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     }
     // sendmail's auth_warning(): with the header, under LogLevel > 3
     if (deps.submitConfig.options.PrivacyOptions.has('authwarnings')) for (const w of submission.warnings) deps.log?.info(3, queueId, `Authentication-Warning: ${w}`);
-    const recipients: Recipient[] = submission.recipients.map((address) => ({
+    const domain = deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName;
+    const recipients: Recipient[] = onePerRecipient(
+      submission.recipients.map((address) => qualifiedEnvelopeAddress(address, domain)),
+      deps.mtaConfig === undefined ? undefined : localDomains(deps.mtaConfig, deps.identity),
+    ).map((address) => ({
       address,
       state: 'pending',
       ...(request.notify !== undefined ? { notify: request.notify } : {}),
@@ -99,7 +121,7 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     // the bytes stored, headers included (sendmail's from= counts what it collected)
     let size = 0;
     // as sendmail's MSP relays it to the MTA: bare user names in address headers get @$j
-    let headerBlock = qualifyHeaderAddresses(submission.headers, deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName);
+    let headerBlock = qualifyHeaderAddresses(submission.headers, domain);
     let bodySource = submission.body;
     const content = (async function* () {
       const headers = Buffer.from(headerBlock, 'latin1');
@@ -112,7 +134,9 @@ export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHan
     })();
     let envelope: Envelope = {
       id: queueId,
-      sender: submission.sender,
+      sender: qualifiedEnvelopeAddress(submission.sender, domain),
+      // the MSP hands sendmail's MTA the message over ESMTP: its qf has $r ESMTP, and mailq shows <addresses>
+      protocol: 'ESMTP',
       recipients,
       ...(request.envid !== undefined ? { envid: request.envid } : {}),
       ...(request.ret !== undefined ? { ret: request.ret } : {}),

@@ -3,12 +3,14 @@
  * them.  sendmail's MSP keeps `From: Alice <alice>` and `To: bob` in its
  * own queue, and qualifies them when it relays the message to the MTA
  * (submit.cf's relay mailer: HdrFromSMTP for the sender headers, MasqSMTP
- * for the recipient ones, each adding @$j to a bare user name).  Postern's
+ * for the recipient ones, each adding @$j to a bare user name; ruleset 96
+ * turns `@localhost` and the like into @$j too).  Postern's
  * daemon takes the message over in one hop, so it makes the same change
  * where sendmail's MTA would first see the message: the copy it queues,
  * and what its filters (opendkim needs the From: domain) are shown.
  */
 import { splitAddressList } from '../delivery/aliases/targets.js';
+import { canonicalLocalAddress } from '../msp/submission/addresses.js';
 
 /** Headers whose addresses the relay mailer rewrites. */
 const ADDRESS_HEADERS = new Set([
@@ -27,19 +29,17 @@ const ADDRESS_HEADERS = new Set([
   'resent-cc',
 ]);
 
-const BARE = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/;
-
-/** One address of a list, with a bare user name qualified; null when it needs no change. */
+/** One address of a list, with a bare user name or this host's local names made canonical; null when it needs no change. */
 function qualifyOne(address: string, domain: string): string | null {
   const open = address.lastIndexOf('<');
   if (open >= 0 && address.endsWith('>')) {
-    const inner = address.slice(open + 1, -1).trim();
-    return BARE.test(inner) ? `${address.slice(0, open)}<${inner}@${domain}>` : null;
+    const inner = canonicalLocalAddress(address.slice(open + 1, -1).trim(), domain);
+    return inner === undefined ? null : `${address.slice(0, open)}<${inner}>`;
   }
   // `alice (Alice Liddell)`: the comment stays where it was
   const m = /^([^\s(]+)(\s*\(.*\))?$/s.exec(address);
-  if (m === null || !BARE.test(m[1]!)) return null;
-  return `${m[1]}@${domain}${m[2] ?? ''}`;
+  const canonical = m === null ? undefined : canonicalLocalAddress(m[1]!, domain);
+  return canonical === undefined ? null : `${canonical}${m![2] ?? ''}`;
 }
 
 /** A header field's value with its bare addresses qualified, or null when none is bare (a group is left alone). */

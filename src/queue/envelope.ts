@@ -11,8 +11,11 @@ export interface Notify {
   readonly delay: boolean;
 }
 
-/** `expanded`: an alias, replaced by its targets (recipients of their own, with `parent` set) */
-export type RecipientState = 'pending' | 'deferred' | 'sent' | 'bounced' | 'expanded';
+/**
+ * `expanded`: an alias, replaced by its targets (recipients of their own, with `parent` set);
+ * `duplicate`: the same recipient as another of the message (sendmail's QS_DUPLICATE), never delivered or reported
+ */
+export type RecipientState = 'pending' | 'deferred' | 'sent' | 'bounced' | 'expanded' | 'duplicate';
 
 export interface Recipient {
   /** the address as it will be delivered to, without angle brackets */

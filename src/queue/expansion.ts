@@ -14,6 +14,7 @@ import { expandRecipient } from '../delivery/expand.js';
 import type { DeliveryStatus } from '../delivery/mailbox/status.js';
 import { bareAddress, route } from '../delivery/route.js';
 import type { Envelope, Recipient } from './envelope.js';
+import { SendList } from './send-list.js';
 import type { MessageQueue } from './index.js';
 
 export interface ExpansionDeps {
@@ -31,18 +32,21 @@ export class RecipientExpansion {
   ) {}
 
   /**
-   * Replaces each open local recipient that names an alias by the alias's
-   * targets, durably, before anything is delivered; returns the envelope as
-   * stored then, and the statuses of aliases that failed to expand.
+   * Suppresses the duplicates among the open recipients (one recipient in
+   * whatever form: `bob`, `bob@$j`, `Bob`), then replaces each open local
+   * recipient that names an alias by the alias's targets, durably, before
+   * anything is delivered; returns the envelope as stored then, and the
+   * statuses of aliases that failed to expand.
    */
   async expandAliases(envelope: Envelope): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
     const forced = new Map<number, DeliveryStatus>();
-    const lookup = this.deps.aliases;
-    if (lookup === undefined) return { envelope, forced };
-    const states: Array<{ index: number; state: 'expanded' }> = [];
+    const list = new SendList(envelope.recipients, this.local);
+    const duplicates = new Set(list.duplicates());
+    const states: Array<{ index: number; state: 'expanded' | 'duplicate' }> = [...duplicates].map((index) => ({ index, state: 'duplicate' }));
     const added: Recipient[] = [];
+    const lookup = this.deps.aliases;
     for (const [index, r] of envelope.recipients.entries()) {
-      if ((r.state !== 'pending' && r.state !== 'deferred') || r.aliased === true) continue;
+      if (lookup === undefined || duplicates.has(index) || (r.state !== 'pending' && r.state !== 'deferred') || r.aliased === true) continue;
       const where = route(r.address, this.local, () => true);
       if (where.kind !== 'local') continue;
       const expansion = expandRecipient(r, where.user, lookup, (d) => this.local.has(d.toLowerCase()));
@@ -56,9 +60,11 @@ export class RecipientExpansion {
         forced.set(index, expansion.failure);
         continue;
       }
-      added.push(...expansion.recipients);
+      const placed = list.place(index, expansion.recipients);
+      added.push(...placed.added);
       if (expansion.failure !== undefined) forced.set(index, expansion.failure);
-      else states.push({ index, state: 'expanded' });
+      // an alias a loop comes back to is delivered itself (alias(): QSELFREF undoes QS_EXPANDED)
+      else if (!placed.keepsOwn) states.push({ index, state: 'expanded' });
       this.deps.log.info(9, envelope.id, `alias ${bareAddress(r.address)} => ${expansion.recipients.map((t) => t.address).join(', ') || '(nothing)'}`);
     }
     if (states.length === 0 && added.length === 0) return { envelope, forced };
@@ -72,19 +78,21 @@ export class RecipientExpansion {
    * their users) replaces that recipient by its targets, durably, as an
    * alias is replaced; the new addresses are aliased in turn, and their
    * users' .forward files read, up to MaxAliasRecursion rounds.  A target
-   * already among the recipients is not added again (sendmail's duplicate
-   * suppression, which also ends forwarding loops); a user forwarding to
-   * itself keeps a copy in its mailbox (`\user`).
+   * already among the recipients is not added again, and one that comes
+   * back to an address that led to it ends the loop in the mailbox of the
+   * first real user on it (send-list.ts): a user whose .forward names
+   * itself keeps its mail, and so does one whose every entry loops back.
    */
   async expandLocalLists(start: Envelope, forced: Map<number, DeliveryStatus>): Promise<{ envelope: Envelope; forced: Map<number, DeliveryStatus> }> {
     const ask = this.deps.localMailer;
     if (ask === undefined) return { envelope: start, forced };
     let envelope = start;
     const looked = new Set<number>();
+    const adoptions = new Map<number, number>();
     for (let round = 0; round <= this.deps.config.options.MaxAliasRecursion; round++) {
       const states: Array<{ index: number; state: 'expanded' }> = [];
       const added: Recipient[] = [];
-      const known = new Map(envelope.recipients.map((r) => [bareAddress(r.address), r.state]));
+      const list = new SendList(envelope.recipients, this.local, adoptions);
       for (const [index, r] of envelope.recipients.entries()) {
         if ((r.state !== 'pending' && r.state !== 'deferred') || forced.has(index) || looked.has(index)) continue;
         const bare = bareAddress(r.address);
@@ -107,30 +115,19 @@ export class RecipientExpansion {
           forced.set(index, reply);
           continue;
         }
-        const targets: Recipient[] = [];
-        let leadsSomewhere = false;
-        for (const t of reply.targets) {
-          const self = where.kind === 'local' && isSameUser(t.address, where.user, this.local);
-          const address = self ? `\\${withoutBackslash(t.address)}` : t.address;
-          const state = known.get(address);
-          if (state !== 'expanded') leadsSomewhere = true;
-          if (state !== undefined) continue;
-          known.set(address, 'pending');
-          const alias = /^[|/\\]|^:include:/i.test(address);
-          targets.push({
-            address,
-            state: 'pending',
-            parent: bare,
-            origin: t.origin,
-            ...(alias ? { aliased: true } : {}),
-            ...(r.notify !== undefined ? { notify: r.notify } : {}),
-          });
-        }
-        // a forwarding loop (every target an address already forwarded on): the mailbox keeps the mail
-        if (!leadsSomewhere && where.kind === 'local') continue;
-        added.push(...targets);
-        states.push({ index, state: 'expanded' });
-        this.deps.log.info(9, envelope.id, `${where.kind === 'local' ? 'forward' : 'include'} ${bare} => ${targets.map((t) => t.address).join(', ') || '(nothing new)'}`);
+        const entries: Recipient[] = reply.targets.map((t) => ({
+          address: t.address,
+          state: 'pending',
+          parent: bare,
+          origin: t.origin,
+          ...(/^[|/\\]|^:include:/i.test(t.address) ? { aliased: true } : {}),
+          ...(r.notify !== undefined ? { notify: r.notify } : {}),
+        }));
+        const placed = list.place(index, entries, (i) => !looked.has(i));
+        added.push(...placed.added);
+        // a .forward's owner is replaced unless it is on a loop of its own, or every entry was one
+        if (where.kind !== 'local' || (placed.counted > 0 && !placed.keepsOwn)) states.push({ index, state: 'expanded' });
+        this.deps.log.info(9, envelope.id, `${where.kind === 'local' ? 'forward' : 'include'} ${bare} => ${placed.added.map((t) => t.address).join(', ') || '(nothing new)'}`);
       }
       if (states.length === 0 && added.length === 0) break;
       await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
@@ -153,9 +150,4 @@ export function withoutBackslash(address: string): string {
 function detailOf(address: string, user: string): { detail?: string } {
   const local = address.includes('@') ? address.slice(0, address.lastIndexOf('@')) : address;
   return local.startsWith(`${user}+`) ? { detail: local.slice(user.length + 1) } : {};
-}
-
-function isSameUser(address: string, user: string, local: ReadonlySet<string>): boolean {
-  const where = route(withoutBackslash(address), local);
-  return where.kind === 'local' && where.user === user;
 }

@@ -148,9 +148,10 @@ test('.forward, :include:, programs via smrsh and files are delivered as sendmai
   assert.match(line('logit-staff'), /^user=carol cwd=\/home\/carol args=staff$/);
   assert.match(line('logit-ops'), /^user=mailnull cwd=\/ args=ops$/);
 
-  // kim forwards to lee, lee to kim: the loop ends in lee's mailbox, and the mail is not lost
+  // kim forwards to lee, lee to kim: as with the real sendmail 8.17 (measured, the same .forward files),
+  // lee's list only loops back, so lee keeps the mail, and so does kim, the user the loop came back to
   assert.match(mbox('lee'), /\nSubject: for kim\n/, log);
-  assert.equal(mbox('kim'), '');
+  assert.equal(mbox('kim').match(/\nSubject: for kim\n/g)?.length, 1, log);
 
   assert.match(log, /to="\|exit67", ctladdr=mailnull \(\d+\/\d+\), .*mailer=prog, .*dsn=5\.1\.1, stat=User unknown/);
 });

@@ -102,7 +102,7 @@ test('sendmail -bs as alice, line by line: to the daemon, refused from a file, i
   assert.match(msg, /\nSubject: by -bs\n/);
   assert.ok(msg.endsWith('\n\nfirst line\n.a dot line\nlast\n'), JSON.stringify(msg));
   const mailq = text(line('mailq'));
-  assert.match(mailq, new RegExp(`\\n${id} .* boss@example\\.com\\n\\t+\\(---alice---\\)\\n\\t+bob\\n`), mailq);
+  assert.match(mailq, new RegExp(`\\n${id} .* <boss@example\\.com>\\n\\t+\\(---alice---\\)\\n\\t+<bob@mx\\.example\\.test>\\n`), mailq);
 
   // the whole session at once: the anti-smuggling check stops it after EHLO, nothing is queued
   const [batchStatus, batchOut] = line('batch').split(' ');

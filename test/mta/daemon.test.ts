@@ -151,7 +151,7 @@ test('sendmail -bd: workers without privilege, submissions through the socket or
   assert.match(log, /the new configuration was refused; the daemon keeps the old one/);
   assert.match(log, /stopping daemon, reason=signal \(SIGTERM\)/);
   assert.match(log, /configuration reloaded/);
-  assert.match(log, /: to=bob, ctladdr=alice \(\d+\/\d+\), delay=00:00:0\d, xdelay=00:00:0\d, mailer=local, pri=\d+, dsn=2\.1\.5, stat=Sent\n/);
+  assert.match(log, /: to=<bob@mx\.example\.test>, ctladdr=alice \(\d+\/\d+\), delay=00:00:0\d, xdelay=00:00:0\d, mailer=local, pri=\d+, dsn=2\.1\.5, stat=Sent\n/);
 
   assert.equal(line('submit3'), '0', 'with the daemon down, the client queue takes the message');
   assert.equal(line('cq'), '640 alice smmsp');
@@ -200,7 +200,7 @@ test('npm start as an ordinary user: a private daemon on 127.0.0.1 with its spoo
   const [mailqStatus, mailqText] = line('mailq').split(' ');
   assert.equal(mailqStatus, '0');
   // an ordinary user's daemon cannot write /var/mail: the message waits, saying why
-  assert.match(Buffer.from(mailqText ?? '', 'base64').toString(), /\(1 request\)\n[\s\S]* alice\n {17}\(Deferred: [^\n]*\)\n\t+ alice\n\t\tTotal requests: 1\n$/);
+  assert.match(Buffer.from(mailqText ?? '', 'base64').toString(), /\(1 request\)\n[\s\S]* <alice@mx\.example\.test>\n {17}\(Deferred: [^\n]*\)\n\t+ <alice@mx\.example\.test>\n\t\tTotal requests: 1\n$/);
   assert.equal(line('start'), '0', Buffer.from(line('out'), 'base64').toString());
   assert.equal(line('pidfile'), '0');
   assert.match(Buffer.from(line('out'), 'base64').toString(), /listening on 127\.0\.0\.1:2525 \(MTA\) and 127\.0\.0\.1:2587 \(MSA\)/);

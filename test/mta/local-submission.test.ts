@@ -112,6 +112,9 @@ test('alice submits with -t and an untrusted -f; the daemon queues it with sendm
   // the forger claimed nothing it could get away with: it is alice, and says -f root
   assert.equal(second!.envelope.submitter.name, 'alice');
   assert.match(second!.text, /\nX-Authentication-Warning: mx\.example\.test: alice set sender to root using -f\n/);
+  // bare names reach the queue as sendmail's MTA gets them from its MSP: qualified with $j
+  assert.equal(second!.envelope.sender, 'root@mx.example.test');
+  assert.deepEqual(second!.envelope.recipients.map((x) => x.address), ['bob@mx.example.test']);
   assert.match(dump.mailq, new RegExp(`^\\t\\t/var/spool/mqueue \\(2 requests\\)\\n-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\\n`));
   assert.match(dump.mailq, /\t\tTotal requests: 2\n$/);
   assert.match(dump.mailq, new RegExp(`${id}  +\\d+ \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d boss@example\\.com\\n`));
@@ -120,7 +123,8 @@ test('alice submits with -t and an untrusted -f; the daemon queues it with sendm
   assert.equal(line('mailq'), '0');
   const listing = Buffer.from(line('mailq-text'), 'base64').toString();
   assert.match(listing, /^\t\t\/var\/spool\/mqueue \(2 requests\)\n/);
-  assert.match(listing, new RegExp(`\\n${id}  +5 \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d boss@example\\.com\\n(\\t\\t\\t\\t\\t [a-z]+@example\\.(org|net)\\n){4}`));
+  assert.match(listing, new RegExp(`\\n${id}  +5 \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d <boss@example\\.com>\\n(\\t\\t\\t\\t\\t <[a-z]+@example\\.(org|net)>\\n){4}`));
+  assert.match(listing, /\n\w{14} +3 \w{3} \w{3} [ \d]\d \d\d:\d\d <root@mx\.example\.test>\n\t{5} <bob@mx\.example\.test>\n/);
   assert.match(listing, /\t\tTotal requests: 2\n$/);
   assert.equal(line('mailq-alice'), '78');
   assert.equal(

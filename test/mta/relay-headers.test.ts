@@ -33,6 +33,14 @@ test('bare user names in address headers get @$j; qualified addresses, groups an
   );
 });
 
+test('this host as localhost, localhost.$m, localhost.UUCP or [127.0.0.1] becomes $j, as the real sendmail 8.17 relayed them', () => {
+  const block = 'From: alice@localhost\nTo: bob@localhost, Bob@LocalHost.example.test\nCc: <carol@localhost>, dave@localhost.uucp\nReply-To: alice@[127.0.0.1]\nBcc: erin@localhost.example.org\n';
+  assert.equal(
+    qualifyHeaderAddresses(block, 'mx.example.test'),
+    'From: alice@mx.example.test\nTo: bob@mx.example.test, Bob@mx.example.test\nCc: <carol@mx.example.test>, dave@mx.example.test\nReply-To: alice@mx.example.test\nBcc: erin@localhost.example.org\n',
+  );
+});
+
 test('a header without a bare name keeps its exact form (folding included)', () => {
   const block = 'To: a@x.y,\n  b@x.y\nFrom: <>\n';
   assert.equal(qualifyHeaderAddresses(block, 'mx.example.test'), block);

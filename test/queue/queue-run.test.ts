@@ -82,7 +82,7 @@ test('sendmail -q and -qR deliver queued mail into each user\'s mailbox; users a
   assert.equal(line('after-q'), 'alice bob carol ', 'the bounce for nosuchuser went back to alice in the same run');
   const mailq = text(line('mailq'));
   assert.match(mailq, /\(1 request\)\n/);
-  assert.match(mailq, /\n {17}\(Deferred: Name server: remote\.example: host name lookup fail\)\n\t+ someone@remote\.example\n/);
+  assert.match(mailq, /\n {17}\(Deferred: Name server: remote\.example: host name lookup fail\)\n\t+ <someone@remote\.example>\n/);
   assert.equal(line('quarantine'), '0');
   assert.equal(line('q-held'), '0 0', 'a quarantined message is not attempted by a normal run');
   assert.equal(line('qq'), '0 1', '-qQ attempts it');

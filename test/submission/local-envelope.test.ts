@@ -1,11 +1,20 @@
 /**
- * What a local submission shows that the real sendmail 8.17 was measured
- * doing, run the same way with Postern's daemon and (when it can be had)
- * with the real sendmail MSP relaying to the real MTA, both in the sandbox
- * as mx.example.test: `sendmail -bs` by alice gets `X-Authentication-Warning:
- * HOST: alice owned process doing -bs` (and the same `Authentication-Warning:`
- * log line) when MAIL FROM is not her own local address, never "set sender
- * to"; root gets none.  `sendmail bob` by alice (no warning) is run too.
+ * Two things a local submission shows that the real sendmail 8.17 was
+ * measured doing, run the same way with Postern's daemon and (when it can
+ * be had) with the real sendmail MSP relaying to the real MTA, both in the
+ * sandbox as mx.example.test:
+ *  - `sendmail -bs` by alice: `X-Authentication-Warning: HOST: alice owned
+ *    process doing -bs` (and the same `Authentication-Warning:` log line)
+ *    when MAIL FROM is not her own local address, never "set sender to";
+ *    none for root;
+ *  - `sendmail bob` by alice: the queued envelope is
+ *    `<alice@mx.example.test>` → `<bob@mx.example.test>` (mailq), while the
+ *    submission's log line keeps the MSP's `from=alice`;
+ *  - `sendmail -t` by alice with `From: alice`, `To: bob`, `Cc: carol, Dave`
+ *    and `sendmail bob` by root: envelope and address headers qualified
+ *    with $j (`Dave@mx.example.test`: the case is kept);
+ *  - every message's envelope, the -bs ones included, as the real MTA
+ *    queued it.
  * Postern's side is checked against fixed expectations, so the test fails
  * without the real sendmail too; the real one's side is compared with them.
  */
@@ -57,7 +66,11 @@ const BS_CASES: ReadonlyArray<readonly [string, string, boolean]> = [
 
 /** The part both runs share; $SENDMAIL is the binary, the daemon already up. */
 const CASES = `
+for u in carol dave; do useradd --create-home --user-group "$u"; done
 printf 'Subject: local\\n\\nx\\n' | as alice "$SENDMAIL" bob; echo "local=$?"
+"$SENDMAIL" -bp > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
+printf 'From: alice\\nTo: bob\\nCc: carol, Dave\\nSubject: t-flag\\n\\nx\\n' | as alice "$SENDMAIL" -t -i; echo "local=$?"
+printf 'Subject: root-local\\n\\nx\\n' | as root "$SENDMAIL" bob; echo "local=$?"
 ${BS_CASES.map(([user, sender]) => `as ${user} env SENDMAIL="$SENDMAIL" /usr/bin/python3 "$W/driver.py" '${sender}' ${user}; echo "bs=$?"`).join('\n')}
 sleep 0.5
 echo "syslog=$(b64 "$W/syslog")"
@@ -96,8 +109,9 @@ useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
 useradd --create-home --user-group alice
 useradd --create-home --user-group bob
 mkdir -p /var/spool/clientmqueue /var/spool/mqueue; chown smmsp:smmsp /var/spool/clientmqueue; chmod 2770 /var/spool/clientmqueue; chmod 700 /var/spool/mqueue
-cp "$W/sendmail" /usr/local/sbin/sendmail; chgrp smmsp /usr/local/sbin/sendmail; chmod 2755 /usr/local/sbin/sendmail
-SENDMAIL=/usr/local/sbin/sendmail
+# under /run, the sandbox's own: /usr/local/sbin is the host's
+mkdir -p /run/smbin; cp "$W/sendmail" /run/smbin/sendmail; chgrp smmsp /run/smbin/sendmail; chmod 2755 /run/smbin/sendmail
+SENDMAIL=/run/smbin/sendmail
 as() { u=$1; shift; if [ "$u" = root ]; then "$@"; else setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; fi; }
 b64() { base64 -w0 < "$1"; }
 ${SYSLOG}
@@ -110,65 +124,129 @@ for f in /var/spool/mqueue/qf*; do echo "qf=$(b64 "$f")"; done
 `;
 }
 
+/** A queued message: its envelope and its text (headers at least). */
+interface Queued {
+  readonly sender: string;
+  readonly recipients: readonly string[];
+  readonly message: string;
+}
+
+/** Subject → the envelope, recipients sorted, and the From:, To: and Cc: lines as queued. */
+type Envelopes = Map<string, { sender: string; recipients: string[]; addressHeaders: string[] }>;
+
 interface Observed {
   /** Subject → the X-Authentication-Warning lines of that message */
   readonly warnings: Map<string, string[]>;
+  readonly envelopes: Envelopes;
+  /** mailq after `sendmail bob`, id, size and date normalised */
+  readonly mailq: string;
   /** Authentication-Warning log lines, text after the queue id */
   readonly loggedWarnings: string[];
+  /** the from= field of each from= line whose relay is alice@localhost */
+  readonly mspFrom: string[];
   readonly statuses: string[];
 }
 
-function observe(stdout: string, messages: string[]): Observed {
+function observe(stdout: string, queued: readonly Queued[]): Observed {
   const lines = (key: string) => stdout.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
   const text = (b64: string) => Buffer.from(b64, 'base64').toString('latin1');
   const warnings = new Map<string, string[]>();
-  for (const m of messages) {
+  const envelopes: Envelopes = new Map();
+  for (const { sender, recipients, message: m } of queued) {
     const head = m.slice(0, m.indexOf('\n\n') + 1).split('\n');
     const subject = head.find((l) => l.startsWith('Subject: '))?.slice(9) ?? '?';
     warnings.set(subject, head.filter((l) => l.startsWith('X-Authentication-Warning:')));
+    envelopes.set(subject, { sender, recipients: [...recipients].sort(), addressHeaders: head.filter((l) => /^(From|To|Cc): /.test(l)) });
   }
   const syslog = text(lines('syslog')[0] ?? '').split('\n');
   return {
     warnings,
+    envelopes,
+    mailq: text(lines('mailq')[0] ?? '').replace(/^\w{14} +\d+ \w{3} \w{3} [ \d]\d \d\d:\d\d /m, 'QID SIZE DATE '),
     loggedWarnings: syslog.map((l) => / \w{14}: (Authentication-Warning: .*)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined),
+    mspFrom: syslog.filter((l) => / from=.*relay=alice@localhost$/.test(l)).map((l) => /from=([^,]*),/.exec(l)![1]!),
     statuses: [...lines('local'), ...lines('bs')],
   };
 }
 
-/** A qf file's header block as a message's: `H?flags?Name: value` → `Name: value`. */
-function qfMessage(qf: string): string {
+/** A qf file: its envelope (S and R lines) and its header block as a message's (`H?flags?Name: value` → `Name: value`). */
+function qfMessage(qf: string): Queued {
   const out: string[] = [];
+  const recipients: string[] = [];
+  let sender = '';
   let inHeader = false;
   for (const line of qf.split('\n')) {
+    if (line.startsWith('S')) sender = line.slice(1).replace(/^<(.*)>$/, '$1');
+    if (/^R[A-Z]*:/.test(line)) recipients.push(line.slice(line.indexOf(':') + 1).replace(/^<(.*)>$/, '$1'));
     if (line.startsWith('H')) {
       out.push(line.replace(/^H(\?[^?]*\?)?/, ''));
       inHeader = true;
     } else if (inHeader && /^[ \t]/.test(line)) out.push(line);
     else inHeader = false;
   }
-  return out.join('\n') + '\n\n';
+  return { sender, recipients, message: out.join('\n') + '\n\n' };
 }
 
+/** Postern's queue as print-queued.js prints it: an env= line, then a df= line, per message. */
+function posternQueued(stdout: string): Queued[] {
+  const out: Queued[] = [];
+  let envelope: { sender: string; recipients: Array<{ address: string }> } | undefined;
+  for (const l of stdout.split('\n')) {
+    if (l.startsWith('env=')) envelope = JSON.parse(Buffer.from(l.slice(4), 'base64').toString());
+    if (l.startsWith('df=') && envelope !== undefined) {
+      out.push({ sender: envelope.sender, recipients: envelope.recipients.map((r) => r.address), message: Buffer.from(l.slice(3), 'base64').toString('latin1') });
+    }
+  }
+  return out;
+}
+
+/** What sendmail's MTA queues from its MSP: bare names qualified with $j in the envelope and the address headers. */
+const EXPECTED_ENVELOPES: ReadonlyArray<readonly [string, string, readonly string[], readonly string[] | undefined]> = [
+  // alice's own From: depends on her GECOS, which differs between the two sandboxes
+  ['local', 'alice@mx.example.test', ['bob@mx.example.test'], undefined],
+  [
+    't-flag',
+    'alice@mx.example.test',
+    ['Dave@mx.example.test', 'bob@mx.example.test', 'carol@mx.example.test'],
+    ['From: alice@mx.example.test', 'To: bob@mx.example.test', 'Cc: carol@mx.example.test, Dave@mx.example.test'],
+  ],
+  ['root-local', 'root@mx.example.test', ['bob@mx.example.test'], ['From: root <root@mx.example.test>']],
+];
+
 const WARNING = 'X-Authentication-Warning: mx.example.test: alice owned process doing -bs';
+const EXPECTED_MAILQ = [
+  '\t\t/var/spool/mqueue (1 request)',
+  '-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------',
+  'QID SIZE DATE <alice@mx.example.test>',
+  '\t\t\t\t\t <bob@mx.example.test>',
+  '\t\tTotal requests: 1',
+  '',
+].join('\n');
 
 function checkExpected(o: Observed, who: string): void {
-  assert.deepEqual(o.statuses, Array(1 + BS_CASES.length).fill('0'), who);
+  assert.deepEqual(o.statuses, Array(3 + BS_CASES.length).fill('0'), who);
+  assert.equal(o.mailq, EXPECTED_MAILQ, who);
+  for (const [subject, sender, recipients, headers] of EXPECTED_ENVELOPES) {
+    const e = o.envelopes.get(subject);
+    assert.deepEqual([e?.sender, e?.recipients], [sender, recipients], `${who}: the envelope of "${subject}"`);
+    if (headers !== undefined) assert.deepEqual(e?.addressHeaders, headers, `${who}: the address headers of "${subject}"`);
+  }
   for (const [user, sender, warned] of BS_CASES) {
     assert.deepEqual(o.warnings.get(`bs ${user} ${sender || 'null'}`), warned ? [WARNING] : [], `${who}: ${user} MAIL FROM:<${sender}>`);
   }
   assert.deepEqual(o.warnings.get('local'), [], who);
   const warnedCount = BS_CASES.filter(([, , w]) => w).length;
   assert.deepEqual(o.loggedWarnings, Array(warnedCount).fill(WARNING.replace('X-', '')), who);
+  assert.equal(o.mspFrom[0], 'alice', `${who}: the submission's own log line keeps the bare login name`);
 }
 
-test('local submissions: the -bs authentication warning, as sendmail 8.17 (Postern, and the real one when available)', { timeout: 400_000 }, async (t) => {
+test('local submissions: -bs authentication warning and qualified envelope, as sendmail 8.17 (Postern, and the real one when available)', { timeout: 400_000 }, async (t) => {
   const skip = await sandboxSkipReason();
   if (skip !== null) return t.skip(skip);
 
   const ours = await runInSandbox(POSTERN, { hostname: 'mx.example.test', timeoutMs: 150_000 });
   assert.equal(ours.code, 0, ours.stderr);
-  const queued = ours.stdout.split('\n').filter((l) => l.startsWith('df=')).map((l) => Buffer.from(l.slice(3), 'base64').toString('latin1'));
-  const postern = observe(ours.stdout, queued);
+  const postern = observe(ours.stdout, posternQueued(ours.stdout));
   checkExpected(postern, 'Postern');
 
   await t.test('the real sendmail 8.17 does the same', async (t2) => {
@@ -187,6 +265,9 @@ test('local submissions: the -bs authentication warning, as sendmail 8.17 (Poste
       const real = observe(theirs.stdout, qfs);
       checkExpected(real, 'sendmail 8.17');
       assert.deepEqual([...postern.warnings].sort(), [...real.warnings].sort());
+      // the -bs envelopes too (MAIL FROM:<alice>, <alice@localhost>, <>...): the same as the real one queues them
+      const envelopeOnly = (e: Envelopes) => [...e].map(([subject, { sender, recipients }]) => [subject, sender, recipients]).sort();
+      assert.deepEqual(envelopeOnly(postern.envelopes), envelopeOnly(real.envelopes));
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -33,12 +33,13 @@ touch /etc/mail/local-host-names /etc/mail/relay-domains
 useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
 useradd --create-home --user-group --shell /bin/bash -c "$(cat "$W/gecos")" alice
 mkdir -p /var/spool/clientmqueue; chown smmsp:smmsp /var/spool/clientmqueue; chmod 2770 /var/spool/clientmqueue
-cp "$W/sendmail" /usr/local/sbin/sendmail; chgrp smmsp /usr/local/sbin/sendmail; chmod 2755 /usr/local/sbin/sendmail
+# under /run, the sandbox's own: /usr/local/sbin is the host's
+mkdir -p /run/smbin; cp "$W/sendmail" /run/smbin/sendmail; chgrp smmsp /run/smbin/sendmail; chmod 2755 /run/smbin/sendmail
 cd /tmp
 for f in "$W"/case*.args; do
   i=\${f%.args}
   mapfile -d '' -t args < "$f"
-  setpriv --reuid=alice --regid=alice --init-groups -- /usr/local/sbin/sendmail "\${args[@]}" < "$i.in" > "$i.out" 2>&1
+  setpriv --reuid=alice --regid=alice --init-groups -- /run/smbin/sendmail "\${args[@]}" < "$i.in" > "$i.out" 2>&1
   cat /var/spool/clientmqueue/qf* > "$i.qf" 2>/dev/null
   rm -f /var/spool/clientmqueue/*
 done

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { arpaDate, fromHeaderValue, gecosFullName, parseAddressList, quoteFullName, readMessage, SubmissionError } from '../../src/msp/submission/index.js';
+import { arpaDate, fromHeaderValue, gecosFullName, parseAddressList, qualifiedEnvelopeAddress, quoteFullName, readMessage, SubmissionError } from '../../src/msp/submission/index.js';
 import { alice, chunks, collect, config, root, submit } from './helpers.js';
 
 
@@ -191,6 +191,23 @@ test('-bs: "USER owned process doing -bs" unless the MAIL FROM is the caller\'s 
   const trusting = config();
   trusting.classes.get('t')!.add('alice');
   assert.deepEqual(await warning('boss@example.com', alice, trusting), [], 'class t');
+});
+
+test('local submission envelope: bare names and this host\'s local names get @$j, as sendmail\'s MTA receives them from its MSP', () => {
+  const q = (a: string) => qualifiedEnvelopeAddress(a, 'mx.example.test');
+  assert.equal(q('alice'), 'alice@mx.example.test');
+  assert.equal(q('first.last'), 'first.last@mx.example.test');
+  // measured with 8.17: -f '<alice>', -f alice@localhost, bob@LOCALHOST, Bob@LocalHost.example.test, dave@localhost.uucp
+  assert.equal(q('<alice>'), 'alice@mx.example.test');
+  assert.equal(q('alice@localhost'), 'alice@mx.example.test');
+  assert.equal(q('bob@LOCALHOST'), 'bob@mx.example.test');
+  assert.equal(q('Bob@LocalHost.example.test'), 'Bob@mx.example.test');
+  assert.equal(q('dave@localhost.uucp'), 'dave@mx.example.test');
+  assert.equal(q('alice@[127.0.0.1]'), 'alice@mx.example.test');
+  // -f '' and -f '<>': the null sender
+  assert.equal(q('<>'), '');
+  assert.equal(q(''), '');
+  for (const a of ['bob@example.org', 'bob@localhost.example.org', '|/usr/bin/prog', '/tmp/file', '"a b"', 'Unknown UID 1234']) assert.equal(q(a), a);
 });
 
 test('hop count: max of -h and the trace headers (ours included); over MaxHopCount is TOO_MANY_HOPS, exit 69', async () => {

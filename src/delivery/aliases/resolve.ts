@@ -74,10 +74,11 @@ export function listOwner(name: string, lookup: AliasLookup): string | undefined
   return /[,:/|"]/.test(joined) ? ownerName : joined;
 }
 
-function targetIdentity(t: AliasTarget): string {
+/** Equal for two targets that are one recipient (sendmail's sameaddr()): `bob`, `Bob` and `bob@` a local domain are one. */
+function targetIdentity(t: AliasTarget, isLocalDomain: (domain: string) => boolean): string {
   switch (t.kind) {
     case 'address':
-      return `address:${t.domain === undefined ? aliasKey(t.local) : `${t.local}@${t.domain}`}:${t.noAlias ? 'q' : ''}`;
+      return `address:${t.domain === undefined || isLocalDomain(t.domain) ? aliasKey(t.local) : `${t.local}@${t.domain.toLowerCase()}`}:${t.noAlias ? 'q' : ''}`;
     case 'program':
       return `program:${t.command}`;
     case 'file':
@@ -101,7 +102,7 @@ export function resolveAliases(address: string, lookup: AliasLookup, options: Re
   let loopBroken = false;
 
   const deliver = (target: AliasTarget, via: readonly string[], owner: string | undefined, written: string) => {
-    const id = targetIdentity(target);
+    const id = targetIdentity(target, isLocalDomain);
     if (delivered.has(id)) {
       duplicates.push(written);
       return;

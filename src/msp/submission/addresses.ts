@@ -96,3 +96,35 @@ export function addressKey(address: string): string {
   const at = address.lastIndexOf('@');
   return at < 0 ? address : address.slice(0, at) + address.slice(at).toLowerCase();
 }
+
+/** A user name sendmail's MSP qualifies: an atom or dot-atom without a domain (not `|prog`, `/file`, `"quoted"`, `Unknown UID n`). */
+const BARE_NAME = /^[A-Za-z0-9!#$%&'*+=?^_`{}~.-]+$/;
+
+/**
+ * An address with this host's names made canonical as sendmail's MSP and
+ * MTA make them (ruleset 96, Canonify2): a bare user name gets @$j, and so
+ * does one at `localhost`, `localhost.$m`, `localhost.UUCP` or the loopback
+ * literal (measured with 8.17: `alice`, `alice@localhost`,
+ * `Bob@LocalHost.example.test`, `dave@localhost.uucp` and
+ * `alice@[127.0.0.1]` all reach the MTA at mx.example.test).  The user part
+ * keeps its case.  Undefined when the address is not one of these.
+ */
+export function canonicalLocalAddress(address: string, domain: string): string | undefined {
+  if (BARE_NAME.test(address)) return `${address}@${domain}`;
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || !BARE_NAME.test(address.slice(0, at))) return undefined;
+  const host = address.slice(at + 1).toLowerCase();
+  const parent = domain.includes('.') ? domain.slice(domain.indexOf('.') + 1).toLowerCase() : '';
+  const self = ['localhost', 'localhost.uucp', '[127.0.0.1]', '[ipv6:::1]', ...(parent !== '' ? [`localhost.${parent}`] : [])];
+  return self.includes(host) ? `${address.slice(0, at)}@${domain}` : undefined;
+}
+
+/**
+ * An envelope address as sendmail's MTA receives it from the MSP (its qf,
+ * log and mailq): angle brackets gone, `<>` the null sender (''), this
+ * host's names canonical (canonicalLocalAddress); anything else as it was.
+ */
+export function qualifiedEnvelopeAddress(address: string, domain: string): string {
+  const bare = address.trim().replace(/^<(.*)>$/, '$1');
+  return canonicalLocalAddress(bare, domain) ?? bare;
+}

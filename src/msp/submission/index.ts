@@ -56,7 +56,7 @@ import { arpaDate, fromHeaderValue, gecosFullName, numericTime, quoteFullName } 
 import { readMessage } from './reader.js';
 import { Header, parseHeaders, TRACE_HEADERS } from './headers.js';
 
-export { parseAddressList } from './addresses.js';
+export { addressKey, parseAddressList, qualifiedEnvelopeAddress } from './addresses.js';
 export { arpaDate, fromHeaderValue, gecosFullName, quoteFullName } from './compose.js';
 export { readMessage } from './reader.js';
 

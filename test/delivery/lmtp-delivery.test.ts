@@ -105,7 +105,8 @@ REAL=${real}
 mkdir -p /var/spool/mqueue && chmod 700 /var/spool/mqueue
 ${dovecot.start}
 printf 'Subject: t\\n\\nhello\\n' > "$W/msg"
-"$REAL" -odi -f alice@mx.example.test ${LOCAL_RCPTS.join(' ')} < "$W/msg"
+# the local recipients as sendmail's MSP hands them to the MTA (Postern's sendmail -t above goes that way)
+"$REAL" -odi -f alice@mx.example.test ${LOCAL_RCPTS.map((u) => `'<${u}@mx.example.test>'`).join(' ')} < "$W/msg"
 "$REAL" -odi -f alice@mx.example.test ${TCP_RCPTS.join(' ')} < "$W/msg"
 "$REAL" -odi -f alice@mx.example.test bob@sock.test < "$W/msg"
 sleep 0.5
@@ -199,7 +200,8 @@ test('LMTP mailers end to end: sendmail -t, the queue, Dovecot; the log as sendm
     assert.match(byRecipient(new RegExp(`^Final-Recipient: rfc822; ${dave}\\b`, 'i')), new RegExp(`\\nDiagnostic-Code: smtp; 552 5\\.2\\.2 <${dave}> Quota exceeded \\(mailbox for user is full\\)\\n`, 'i'));
     assert.equal(parts.length, 2, `only the two that failed for good: ${dsn}`);
     // the transcript: the LMTP server's refusals, each followed by what became of its recipient, as sendmail writes them
-    const [host, name] = local ? ['localhost', (u: string) => u] : ['[127.0.0.1]', (u: string) => `<${u}@lmtp.test>`];
+    // a local submission's recipients reach the queue qualified and in brackets, as sendmail's MSP hands them to its MTA
+    const [host, name] = local ? ['localhost', (u: string) => `<${u}@mx.example.test>`] : ['[127.0.0.1]', (u: string) => `<${u}@lmtp.test>`];
     const [c, d, e] = local ? ['carol', 'dave', 'erin'] : ['carol@lmtp.test', 'dave@lmtp.test', 'erin@lmtp.test'];
     assert.deepEqual(transcriptOf(dsn), [
       `... while talking to ${host}:`,

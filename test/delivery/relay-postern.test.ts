@@ -216,7 +216,7 @@ test('Postern relays to a second Postern: MX and STARTTLS, AUTH on the MSA, a re
       '... while talking to mx-bad.second.test.:',
       '>>> AUTH dialogue',
       '<<< 535 5.7.0 authentication failed',
-      '>>> MAIL FROM:<alice> SIZE=n',
+      '>>> MAIL FROM:<alice@mx.example.test> SIZE=n',
       '<<< 530 5.7.0 Authentication required',
       '554 5.0.0 Service unavailable',
     ], bounce);

@@ -96,6 +96,6 @@ test('reports about remote recipients carry the session transcript, as sendmail 
       'Warning: message still undelivered after 1 second',
       'Will keep trying until message is 5 days old',
     ], warning);
-    assert.match(text(line('mailq')), /\(Deferred: 450 4\.3\.0 Error: command failed\)\n\t+ bob@soft\.test\n/, context);
+    assert.match(text(line('mailq')), /\(Deferred: 450 4\.3\.0 Error: command failed\)\n\t+ <bob@soft\.test>\n/, context);
   });
 });

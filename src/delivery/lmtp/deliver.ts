@@ -149,8 +149,10 @@ async function transactAndKeep(cache: ConnectionCache, key: string, session: Smt
     session.quit();
     throw e;
   }
-  if (session.usable) cache.put(key, session);
-  else session.quit();
+  if (session.usable) {
+    session.resetAhead(); // see SmtpSession.resetAhead()
+    cache.put(key, session);
+  } else session.quit();
   return done;
 }
 

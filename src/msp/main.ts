@@ -182,7 +182,7 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
   switch (inv.mode) {
     case 'deliver': {
       const { submitFromStandardInput } = await import('./submit.js');
-      return submitFromStandardInput(inv, config, caller, out);
+      return submitFromStandardInput(inv, config, caller, out, ctx.log);
     }
     case 'daemon':
     case 'fgdaemon': {

@@ -131,12 +131,14 @@ function syncDirectory(dir: string): void {
 
 /**
  * Why the client queue could not take a message, as the MSP says it: a full
- * or unwritable queue, or none at all (not installed, or a wrong
- * QueueDirectory: sendmail's words for it).  Other errors are thrown on.
+ * or unwritable queue, none at all (not installed, or a wrong QueueDirectory:
+ * sendmail's words for it), or another failure of the system.  Errors that
+ * are not the system's (a bug) are thrown on.
  */
 export function clientQueueRefusal(dir: string, e: unknown): SubmissionReply {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code !== undefined && NO_SPACE.has(code)) return refusal(ERR.OS_NO_SPACE, `cannot queue the message in ${dir}: ${(e as Error).message}`);
+  if (typeof code !== 'string') throw e;
+  if (NO_SPACE.has(code)) return refusal(ERR.OS_NO_SPACE, `cannot queue the message in ${dir}: ${(e as Error).message}`);
   if (code === 'ENOENT' || code === 'ENOTDIR') return refusal(ERR.CLIENT_QUEUE_MISSING, `can not chdir(${dir}/): ${errnoText(e)}`);
-  throw e;
+  return refusal(ERR.OS_CALL_FAILED, `cannot queue the message in ${dir}: ${(e as Error).message}`);
 }

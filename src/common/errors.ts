@@ -43,6 +43,12 @@ export const ERR = {
   SUBMIT_NO_RECIPIENTS: define('SUBMIT_NO_RECIPIENTS', EX.OK, 554, '5.5.1'),
   SUBMIT_TOO_MANY_HOPS: define('SUBMIT_TOO_MANY_HOPS', EX.UNAVAILABLE, 554, '5.4.6'),
   SUBMIT_HEADERS_TOO_LARGE: define('SUBMIT_HEADERS_TOO_LARGE', EX.DATAERR, 552, '5.6.0'),
+  // the MSP could not read the whole message (a read error on standard input): it is refused, never
+  // sent or queued cut short.  sendmail 8.17's -t logs the error and delivers what it read; its -bs,
+  // the one mode where it refuses such a message, exits 70 (measured), and so does Postern's MSP
+  SUBMIT_INPUT_ERROR: define('SUBMIT_INPUT_ERROR', EX.SOFTWARE, 421, '4.4.1'),
+  // the daemon's side of the same: the submitter said it gives the message up, or went away before its end
+  SUBMIT_ABANDONED: define('SUBMIT_ABANDONED', EX.SOFTWARE, 421, '4.4.1'),
   // no daemon answers and there is no client queue either: nothing can take the message
   CLIENT_QUEUE_MISSING: define('CLIENT_QUEUE_MISSING', EX.CONFIG, 451, '4.3.5'),
 

@@ -161,6 +161,12 @@ const ERRNO_TEXT: Record<string, string> = {
   EIO: 'Input/output error',
   EMFILE: 'Too many open files',
   ENFILE: 'Too many open files in system',
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  EPIPE: 'Broken pipe',
+  ETIMEDOUT: 'Connection timed out',
 };
 
 /** strerror() text for a Node error, as sendmail appends it to a message. */

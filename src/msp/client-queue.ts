@@ -17,82 +17,29 @@
  * be a regular file with one link).
  */
 import { constants } from 'node:fs';
-import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ERR, PosternError } from '../common/errors.js';
-import { errnoText } from '../config/values.js';
-import { QueueIdGenerator } from '../queue/qid.js';
-import { refusal, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
+import { ClientQueueFile, clientQueueRefusal, READY_PREFIX } from './client-queue-file.js';
+import { PROTOCOL_VERSION, submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
 
-export const CLIENT_QUEUE_FILE_MODE = 0o640;
-/** A finished client-queue file is `cq<queue id>`; one being written `tf<queue id>`. */
-export const READY_PREFIX = 'cq';
-const TEMP_PREFIX = 'tf';
-const NO_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
+export { CLIENT_QUEUE_FILE_MODE, READY_PREFIX, TEMP_PREFIX } from './client-queue-file.js';
 
 /**
  * Leaves a message in the client queue as the calling user; resolves with
- * the file's name once it is complete and on disk.
+ * the file's name once it is complete and on disk.  When reading `message`
+ * or writing fails, nothing is left behind.
  */
 export async function writeClientQueueFile(
   dir: string,
   request: SubmissionRequest,
   message: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<string> {
-  let temp = '';
-  let ready = '';
-  let handle: FileHandle | undefined;
-  let created = false;
+  const file = ClientQueueFile.create(dir, request);
   try {
-    // names are queue ids in sendmail's form, so mailq -Ac lists them as sendmail does;
-    // a name someone else already took is skipped (the directory is shared and sticky)
-    const ids = new QueueIdGenerator();
-    for (let tries = 0; handle === undefined; tries++) {
-      const id = await ids.assign();
-      temp = join(dir, `${TEMP_PREFIX}${id}`);
-      ready = join(dir, `${READY_PREFIX}${id}`);
-      try {
-        handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, CLIENT_QUEUE_FILE_MODE);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 100) throw e;
-      }
-    }
-    created = true;
-    // the caller's umask must not take group smmsp's read permission away
-    await handle.chmod(CLIENT_QUEUE_FILE_MODE);
-    const { onBehalfOf: _ignored, ...stored } = request;
-    await handle.write(`${JSON.stringify(stored)}\n`);
-    for await (const chunk of message) await handle.write(chunk);
-    await handle.sync();
-    await rename(temp, ready);
-    // The submitter may not open the directory (it is not listable), so the
-    // rename is made durable through the file: renaming changes the file's own
-    // inode (its ctime) in the same journal transaction, and fsync of the file
-    // commits that transaction on Linux's journaling filesystems (ext4, xfs,
-    // btrfs).  Where the directory can be opened, it is fsync'd as well.
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await syncDirectory(dir).catch(() => undefined);
-    return ready;
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    // only a file this call created is removed: a name that was taken is someone else's
-    if (created) await unlink(temp).catch(() => undefined);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== undefined && NO_SPACE.has(code)) {
-      throw new PosternError(ERR.OS_NO_SPACE, `cannot queue the message in ${dir}: ${(e as Error).message}`, { cause: e });
-    }
-    throw e;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await d.sync();
+    for await (const chunk of message) file.write(chunk);
+    return file.commit();
   } finally {
-    await d.close();
+    file.abandon();
   }
 }
 
@@ -130,7 +77,8 @@ async function handOver(file: string, socketPath: string): Promise<RunnerOutcome
     if (st.nlink !== 1) return { file, outcome: 'rejected', reason: `${st.nlink} links` };
     const head = await readRequestLine(handle);
     if (head === undefined) return { file, outcome: 'rejected', reason: 'no request line' };
-    const request: SubmissionRequest = { ...head.request, onBehalfOf: st.uid };
+    // the file's request line is as the MSP wrote it, perhaps by an older version; the channel is this one's
+    const request: SubmissionRequest = { ...head.request, version: PROTOCOL_VERSION, onBehalfOf: st.uid };
     const body = handle.createReadStream({ start: head.bodyOffset, autoClose: false });
     let reply: SubmissionReply;
     try {
@@ -160,7 +108,7 @@ async function readRequestLine(handle: FileHandle): Promise<{ request: Submissio
   }
 }
 
-/** What the MSP does when no daemon answers: the client queue, or a refusal saying why not. */
+/** What `sendmail -bs` does when no daemon answers: the client queue, or a refusal saying why not. */
 export async function queueForLater(
   dir: string,
   request: SubmissionRequest,
@@ -170,10 +118,6 @@ export async function queueForLater(
     const file = await writeClientQueueFile(dir, request, message);
     return { ok: true, id: file.slice(file.lastIndexOf('/') + 1 + READY_PREFIX.length), lines: [] };
   } catch (e) {
-    if (e instanceof PosternError) return refusal(ERR.OS_NO_SPACE, e.message);
-    const code = (e as NodeJS.ErrnoException).code;
-    // no client queue at all (not installed, or a wrong QueueDirectory): sendmail's words for it
-    if (code === 'ENOENT' || code === 'ENOTDIR') return refusal(ERR.CLIENT_QUEUE_MISSING, `can not chdir(${dir}/): ${errnoText(e)}`);
-    throw e;
+    return clientQueueRefusal(dir, e);
   }
 }

@@ -183,7 +183,7 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
   switch (inv.mode) {
     case 'deliver': {
       const { submitFromStandardInput } = await import('./submit.js');
-      const status = await submitFromStandardInput(inv, config, caller, out);
+      const status = await submitFromStandardInput(inv, config, caller, out, ctx.log);
       if (out === processOutput) exitAtOnce(status);
       return status;
     }

@@ -9,15 +9,28 @@
  * caller from SO_PEERCRED of this connection, and still answers only once
  * the message is queued.
  */
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { closeSync, readSync, writeSync, writevSync } from 'node:fs';
 import { native } from '../privsep/native.js';
-import { protocolError, replyFrom, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
+import { ABANDON_MESSAGE, END_OF_MESSAGE, framed, MessageSourceError, protocolError, replyFrom, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
 
 /** Errors that mean the daemon went away in the middle; its reply, if any, is still read. */
 const LOST = new Set(['EPIPE', 'ECONNRESET']);
 
 function writeAll(fd: number, data: Buffer): void {
   for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
+}
+
+/** One writev for a frame's header and bytes; a short write (a signal) is finished piece by piece. */
+function writeFrames(fd: number, parts: Buffer[]): void {
+  let written = writevSync(fd, parts);
+  for (const part of parts) {
+    if (written >= part.length) {
+      written -= part.length;
+      continue;
+    }
+    writeAll(fd, part.subarray(written));
+    written = 0;
+  }
 }
 
 /**
@@ -40,7 +53,9 @@ function readReply(fd: number): string {
  * Sends the request and `message` to the daemon at `path` and returns its
  * reply.  Throws the connect error (its `syscall` is 'connect': ENOENT,
  * ECONNREFUSED...) when no daemon listens, before anything of `message` is
- * read, so the caller can still queue the message itself.
+ * read, so the caller can still queue the message itself.  When reading
+ * `message` throws, the daemon is told the message is abandoned (it then
+ * queues nothing) and the error is thrown on as a MessageSourceError.
  */
 export function submitBlocking(path: string, request: SubmissionRequest, message: Iterable<Buffer>): SubmissionReply {
   const addon = native();
@@ -49,10 +64,23 @@ export function submitBlocking(path: string, request: SubmissionRequest, message
     let lost: Error | undefined;
     try {
       writeAll(fd, Buffer.from(`${JSON.stringify(request)}\n`));
-      for (const chunk of message) {
+      const chunks = message[Symbol.iterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = chunks.next();
+        } catch (e) {
+          abandon(fd);
+          // wrapped, so that a reset of the caller's input is never taken for the daemon's
+          throw e instanceof MessageSourceError ? e : new MessageSourceError(e);
+        }
         // a reply before the message is all sent is a refusal: stop sending
         if (addon.waitReadable(fd, 0)) break;
-        writeAll(fd, chunk);
+        if (next.done === true) {
+          writeAll(fd, END_OF_MESSAGE);
+          break;
+        }
+        writeFrames(fd, framed(next.value));
       }
       addon.shutdownWrite(fd);
     } catch (e) {
@@ -70,5 +98,14 @@ export function submitBlocking(path: string, request: SubmissionRequest, message
     return lost !== undefined && text === '' ? protocolError(`lost the daemon: ${lost.message}`) : replyFrom(text);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Tells the daemon the message will not be finished; a daemon already gone needs no telling. */
+function abandon(fd: number): void {
+  try {
+    writeAll(fd, ABANDON_MESSAGE);
+  } catch {
+    // closing the socket without an end frame says the same
   }
 }

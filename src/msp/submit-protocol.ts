@@ -3,9 +3,14 @@
  * caller) and the daemon, over a Unix stream socket.
  *
  *   client → daemon   one line of JSON: the SubmissionRequest, then '\n'
- *                     the message bytes as the caller gave them, until the
- *                     client half-closes its side
+ *                     the message bytes as the caller gave them, in frames
+ *                     (submit-wire.ts): a 4-byte length, that many bytes;
+ *                     length 0 ends the message, 0xffffffff abandons it
  *   daemon → client   one line of JSON: the SubmissionReply
+ *
+ * Only the end frame makes a message whole.  A client that stops in the
+ * middle (its standard input failed, it was killed) gets nothing queued,
+ * rather than the first part taken for the whole.
  *
  * The MSP sends what the caller said and nothing it could be trusted for:
  * the daemon takes the caller's identity from the kernel (SO_PEERCRED), and
@@ -19,9 +24,24 @@
  * submit-blocking.ts, which costs less to start.
  */
 import { createConnection, createServer, type Server } from 'node:net';
-import { ERR } from '../common/errors.js';
+import { ERR, isPosternError, PosternError } from '../common/errors.js';
 import { native, socketFd, type PeerCredentials } from '../privsep/native.js';
-import { MAX_REQUEST_BYTES, PROTOCOL_VERSION, protocolError, refusal, replyFrom, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
+import {
+  ABANDON_MESSAGE,
+  ABORT_FRAME,
+  END_OF_MESSAGE,
+  FRAME_HEADER_BYTES,
+  framed,
+  MAX_FRAME_BYTES,
+  MAX_REQUEST_BYTES,
+  MessageSourceError,
+  PROTOCOL_VERSION,
+  protocolError,
+  refusal,
+  replyFrom,
+  type SubmissionReply,
+  type SubmissionRequest,
+} from './submit-wire.js';
 
 export { MAX_REQUEST_BYTES, PROTOCOL_VERSION, refusal, type SubmissionReply, type SubmissionRequest } from './submit-wire.js';
 
@@ -29,7 +49,12 @@ export interface IncomingSubmission {
   readonly request: SubmissionRequest;
   /** who is on the other end, from the kernel */
   readonly peer: PeerCredentials;
-  /** the message bytes, streamed */
+  /**
+   * The message bytes, streamed.  Ends only at the client's end frame; when
+   * the client abandons the message or goes away before it, the iteration
+   * throws a PosternError of class SUBMIT_ABANDONED, so nothing built from
+   * the bytes can be completed.
+   */
   readonly body: AsyncIterable<Buffer>;
 }
 
@@ -74,17 +99,36 @@ async function readRequest(chunks: AsyncIterator<Buffer>): Promise<{ request: Su
     } catch {
       return { error: 'request line is not JSON' };
     }
-    if (!isRequest(parsed)) return { error: 'malformed submission request' };
-    const rest = head.subarray(newline + 1);
-    async function* body(): AsyncIterable<Buffer> {
-      if (rest.length > 0) yield rest;
-      for (;;) {
-        const more = await chunks.next();
-        if (more.done) return;
-        yield more.value;
-      }
+    if (!isRequest(parsed)) {
+      const version = (parsed as { version?: unknown } | null)?.version;
+      return { error: version !== PROTOCOL_VERSION ? `unsupported protocol version ${String(version)} (this daemon speaks ${PROTOCOL_VERSION})` : 'malformed submission request' };
     }
-    return { request: parsed, body: body() };
+    return { request: parsed, body: unframe(head.subarray(newline + 1), chunks) };
+  }
+}
+
+/** The message's bytes out of its frames; throws SUBMIT_ABANDONED unless the end frame comes. */
+async function* unframe(first: Buffer, chunks: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
+  let pending = first;
+  const more = async (): Promise<void> => {
+    const next = await chunks.next();
+    if (next.done === true) throw new PosternError(ERR.SUBMIT_ABANDONED, 'unexpected close before the end of the message');
+    pending = pending.length === 0 ? next.value : Buffer.concat([pending, next.value]);
+  };
+  for (;;) {
+    while (pending.length < FRAME_HEADER_BYTES) await more();
+    const length = pending.readUInt32BE(0);
+    pending = pending.subarray(FRAME_HEADER_BYTES);
+    if (length === 0) return;
+    if (length === ABORT_FRAME) throw new PosternError(ERR.SUBMIT_ABANDONED, 'message abandoned by the submitter');
+    if (length > MAX_FRAME_BYTES) throw new PosternError(ERR.SUBMIT_PROTOCOL, `frame of ${length} bytes`);
+    for (let left = length; left > 0; ) {
+      if (pending.length === 0) await more();
+      const part = pending.subarray(0, left);
+      pending = pending.subarray(part.length);
+      left -= part.length;
+      yield part;
+    }
   }
 }
 
@@ -114,7 +158,7 @@ export function serveSubmissions(where: string | { fd: number }, handler: Submis
           reply = refusal(ERR.PRIV_NO_PERMISSION, `uid ${peer.uid} may not submit for uid ${read.request.onBehalfOf}`);
         } else reply = await handler({ request: read.request, peer, body: read.body });
       } catch (e) {
-        reply = refusal(ERR.INTERNAL, `submission failed: ${e instanceof Error ? e.message : String(e)}`);
+        reply = isPosternError(e) ? refusal(ERR[e.code], e.message) : refusal(ERR.INTERNAL, `submission failed: ${e instanceof Error ? e.message : String(e)}`);
       }
       socket.end(`${JSON.stringify(reply)}\n`);
       // whatever the client still sends (a refused message) is read and dropped,
@@ -128,7 +172,9 @@ export function serveSubmissions(where: string | { fd: number }, handler: Submis
 /**
  * The MSP's side: sends the request and the message, then waits for the
  * reply.  Rejects with the socket error (ENOENT, ECONNREFUSED...) when no
- * daemon listens, so the caller can fall back to the client queue.
+ * daemon listens, so the caller can fall back to the client queue.  When
+ * reading `message` fails, the daemon is told the message is abandoned and
+ * the reply is SUBMIT_INPUT_ERROR.
  */
 export function submitMessage(path: string, request: SubmissionRequest, message: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<SubmissionReply> {
   return new Promise((resolve, reject) => {
@@ -143,11 +189,22 @@ export function submitMessage(path: string, request: SubmissionRequest, message:
       connected = true;
       void (async () => {
         socket.write(`${JSON.stringify(request)}\n`);
-        for await (const chunk of message) {
-          if (replyText !== '' || socket.destroyed) break;
-          if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+        let whole = true;
+        try {
+          for await (const chunk of message) {
+            if (replyText !== '' || socket.destroyed) {
+              whole = false;
+              break;
+            }
+            for (const part of framed(chunk)) if (!socket.write(part)) await new Promise((r) => socket.once('drain', r));
+          }
+        } catch (e) {
+          socket.end(ABANDON_MESSAGE);
+          resolve(refusal(ERR.SUBMIT_INPUT_ERROR, new MessageSourceError(e).message));
+          return;
         }
-        socket.end();
+        if (whole) socket.end(END_OF_MESSAGE);
+        else socket.end();
       })().catch((e: unknown) => socket.destroy(e instanceof Error ? e : new Error(String(e))));
     });
   });

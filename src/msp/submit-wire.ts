@@ -1,14 +1,63 @@
 /**
  * What the MSP and the daemon say to each other on the submission socket
- * (the channel is described in submit-protocol.ts): the request and the
- * reply, apart from the net module, so that the MSP's blocking client
- * (submit-blocking.ts) does not load it.
+ * (the channel is described in submit-protocol.ts): the request, the framing
+ * of the message and the reply, apart from the net module, so that the MSP's
+ * blocking client (submit-blocking.ts) does not load it.
  */
 import { ERR, type ErrorClass, type ErrorCode } from '../common/errors.js';
+import { EX } from '../common/sysexits.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: the message travels in frames, and only an end frame makes it whole (1 sent it raw up to the half-close). */
+export const PROTOCOL_VERSION = 2;
 /** The request line may not be longer than this. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
+
+/*
+ * The message after the request line is a sequence of frames, each a 4-byte
+ * big-endian length and that many bytes of the message.  A frame of length 0
+ * ends the message: without it the message is not whole, whatever came
+ * before, so a submitter that stops in the middle (a read error on its
+ * standard input, a kill) can never have its first part taken for all of
+ * it.  The length ABORT_FRAME says so outright.
+ */
+export const FRAME_HEADER_BYTES = 4;
+export const ABORT_FRAME = 0xffffffff;
+/** The longest frame a peer may send; a writer splits longer chunks. */
+export const MAX_FRAME_BYTES = 1 << 24;
+
+export function frameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(length, 0);
+  return header;
+}
+
+/** The frame that makes the message whole. */
+export const END_OF_MESSAGE: Buffer = frameHeader(0);
+/** The frame by which the submitter gives the message up. */
+export const ABANDON_MESSAGE: Buffer = frameHeader(ABORT_FRAME);
+
+/** `chunk` as frames: header and bytes, never longer than MAX_FRAME_BYTES; nothing for an empty chunk. */
+export function framed(chunk: Buffer): Buffer[] {
+  if (chunk.length <= MAX_FRAME_BYTES) return chunk.length === 0 ? [] : [frameHeader(chunk.length), chunk];
+  const out: Buffer[] = [];
+  for (let at = 0; at < chunk.length; at += MAX_FRAME_BYTES) {
+    const part = chunk.subarray(at, at + MAX_FRAME_BYTES);
+    out.push(frameHeader(part.length), part);
+  }
+  return out;
+}
+
+/**
+ * Reading the message itself failed (the caller's standard input, a
+ * client-queue file): the submission is abandoned, never completed with
+ * what was read.
+ */
+export class MessageSourceError extends Error {
+  constructor(readonly source: unknown) {
+    super(`cannot read the message: ${source instanceof Error ? source.message : String(source)}`);
+    this.name = 'MessageSourceError';
+  }
+}
 
 export interface SubmissionRequest {
   readonly version: typeof PROTOCOL_VERSION;
@@ -56,4 +105,18 @@ export function replyFrom(text: string): SubmissionReply {
   } catch {
     return protocolError('the daemon gave no reply');
   }
+}
+
+/**
+ * Whether the daemon could not take the message now but may later: its 4xx
+ * classes (a filter's tempfail, a full queue, its own failure), and a
+ * channel that failed before the reply (the daemon went away, or one of
+ * another version refused the request).  sendmail's MSP keeps such a
+ * message in its client queue; a 5xx is final.
+ */
+export function isTemporary(reply: SubmissionReply): boolean {
+  if (reply.ok) return false;
+  if (reply.code === 'SUBMIT_PROTOCOL' || reply.exit === EX.TEMPFAIL) return true;
+  const cls = ERR[reply.code] as ErrorClass | undefined;
+  return cls !== undefined && cls.smtp >= 400 && cls.smtp < 500;
 }

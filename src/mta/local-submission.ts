@@ -6,7 +6,8 @@
  * submit.cf's rules, as sendmail's MSP makes them, so the trust decisions
  * (X-Authentication-Warning for -f) are taken here, where the caller cannot
  * influence them; then it is queued, and only once the queue has it on disk
- * is the reply "accepted".
+ * is the reply "accepted".  A message its submitter does not finish (no end
+ * frame: its input failed, it was killed) is never queued.
  */
 import type { SystemIdentity } from '../common/identity.js';
 import { ERR, isPosternError } from '../common/errors.js';
@@ -17,7 +18,7 @@ import type { Invocation } from '../msp/cmdline/invocation.js';
 import { addressKey, qualifiedEnvelopeAddress, readSubmission, SubmissionError, type Submission } from '../msp/submission/index.js';
 import { recipientIdentity } from '../delivery/recipient-identity.js';
 import { localDomains } from '../delivery/route.js';
-import { refusal, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
+import { refusal, type IncomingSubmission, type SubmissionHandler, type SubmissionReply, type SubmissionRequest } from '../msp/submit-protocol.js';
 import { lookupUser, type PasswdEntry } from '../privsep/passwd.js';
 import type { Envelope, Recipient } from '../queue/envelope.js';
 import { filterLocalSubmission, localSubmissionsFiltered, type LocalMilterContext } from './local-milters.js';
@@ -41,7 +42,7 @@ export interface LocalSubmissionDeps {
   readonly mtaConfig?: Config;
 }
 
-/** A filter's refusal as the MSP's exit: 4xx temporary (75), 5xx unavailable (69). */
+/** A filter's refusal: 4xx temporary (75: the MSP keeps the message in its client queue), 5xx unavailable (69). */
 function milterRefusal(reply: Reply): SubmissionReply {
   const line = reply.text.split('\n').map((t) => `${reply.code} ${reply.status} ${t}`);
   return refusal(reply.code < 500 ? ERR.MILTER_TEMPFAIL : ERR.MILTER_REJECT, ...line);
@@ -86,10 +87,27 @@ function onePerRecipient(addresses: readonly string[], local: ReadonlySet<string
 }
 
 export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
-  return async ({ request, peer, body }): Promise<SubmissionReply> => {
-    const uid = request.onBehalfOf ?? peer.uid;
-    const caller = passwdEntry(uid, uid === peer.uid ? peer.gid : uid);
+  const receive = receiver(deps);
+  return async (incoming): Promise<SubmissionReply> => {
+    const uid = incoming.request.onBehalfOf ?? incoming.peer.uid;
+    const caller = passwdEntry(uid, uid === incoming.peer.uid ? incoming.peer.gid : uid);
     const queueId = await deps.queue.assignId();
+    let reply: SubmissionReply;
+    try {
+      reply = await receive(incoming, caller, queueId);
+    } catch (e) {
+      if (!isPosternError(e, ERR.SUBMIT_ABANDONED)) throw e;
+      reply = refusal(ERR.SUBMIT_ABANDONED, e.message);
+    }
+    // nothing was queued: as sendmail's collect() logs a client gone in the middle of DATA
+    if (!reply.ok && reply.code === 'SUBMIT_ABANDONED') deps.log?.notice(0, queueId, `collect: ${reply.lines.join(' ')}, from ${caller.name} (uid ${caller.uid})`);
+    return reply;
+  };
+}
+
+/** One submission, read, filtered and queued; a submitter that abandons it gets nothing queued (SUBMIT_ABANDONED). */
+function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, caller: PasswdEntry, queueId: string) => Promise<SubmissionReply> {
+  return async ({ request, body }, caller, queueId): Promise<SubmissionReply> => {
     const arrival = deps.now?.() ?? new Date();
     let submission: Submission;
     try {

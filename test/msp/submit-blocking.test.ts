@@ -4,8 +4,10 @@
  * arrives byte for byte with the caller seen by the kernel, a refusal stops
  * the sending, a missing daemon is reported before any of the message is
  * read (it is then still there for the client queue), a daemon that goes
- * away is a protocol failure, and a standard input left non-blocking by
- * whoever shares it is waited on rather than taken for an error.
+ * away is a protocol failure, a message whose source fails is abandoned
+ * (never completed with what was read), and a standard input left
+ * non-blocking by whoever shares it is waited on rather than taken for an
+ * error.
  *
  * The client blocks its thread, so it runs in a child process; the daemon's
  * side is the real serveSubmissions() in the test process.
@@ -18,13 +20,13 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
-import { serveSubmissions, type IncomingSubmission, type SubmissionReply } from '../../src/msp/submit-protocol.js';
+import { PROTOCOL_VERSION, serveSubmissions, type IncomingSubmission, type SubmissionReply } from '../../src/msp/submit-protocol.js';
 import { submitBlocking } from '../../src/msp/submit-blocking.js';
 import { repoRoot } from '../helpers/peers.js';
 import { distImport } from '../helpers/sandbox.js';
 
 const PYTHON = '/usr/bin/python3';
-const REQUEST = { version: 1, recipients: ['bob'], recipientsFromHeaders: false, ignoreDots: true } as const;
+const REQUEST = { version: PROTOCOL_VERSION, recipients: ['bob'], recipientsFromHeaders: false, ignoreDots: true } as const;
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'postern-blocking-'));
@@ -59,7 +61,12 @@ async function hashingDaemon(t: TestContext, path: string, reply: (s: IncomingSu
  * `size` bytes from a deterministic generator; prints the reply (or the
  * error's code and syscall) and how many chunks were taken.
  */
-function clientRun(path: string, count: number, size: number): Promise<{ reply?: SubmissionReply; error?: { code: string; syscall: string }; pulled: number; sha256: string }> {
+function clientRun(
+  path: string,
+  count: number,
+  size: number,
+  failAfter = -1,
+): Promise<{ reply?: SubmissionReply; error?: { name: string; code: string; syscall: string }; pulled: number; sha256: string }> {
   const script = `
     const { submitBlocking } = await import(${JSON.stringify(distImport('src/msp/submit-blocking.js'))});
     const { createHash } = await import('node:crypto');
@@ -67,6 +74,8 @@ function clientRun(path: string, count: number, size: number): Promise<{ reply?:
     const hash = createHash('sha256');
     function* message() {
       for (let i = 0; i < ${count}; i++) {
+        // a reset of the caller's standard input (a socket): never to be taken for the daemon's
+        if (i === ${failAfter}) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
         pulled++;
         const chunk = Buffer.alloc(${size}, i % 251);
         hash.update(chunk);
@@ -77,7 +86,7 @@ function clientRun(path: string, count: number, size: number): Promise<{ reply?:
     try {
       out = { reply: submitBlocking(${JSON.stringify(path)}, ${JSON.stringify(REQUEST)}, message()) };
     } catch (e) {
-      out = { error: { code: e.code, syscall: e.syscall } };
+      out = { error: { name: e.name, code: e.code, syscall: e.syscall } };
     }
     process.stdout.write(JSON.stringify({ ...out, pulled, sha256: hash.digest('hex') }));
   `;
@@ -111,6 +120,28 @@ test('a refusal before the message is all sent stops the sending', async (t) => 
   const run = await clientRun(path, 400, 65_536);
   assert.deepEqual(run.reply, { ok: false, code: 'SUBMIT_NO_RECIPIENTS', exit: 0, lines: ['No recipient addresses found in header'] });
   assert.ok(run.pulled < 100, `the client stopped early: ${run.pulled} of 400 chunks taken`);
+});
+
+test('a message whose source fails is abandoned: the daemon reads no end, the caller gets the source\'s error', async (t) => {
+  const path = join(tempDir(t), 'submit.sock');
+  const outcomes: string[] = [];
+  const server = serveSubmissions(path, async (s) => {
+    try {
+      for await (const chunk of s.body) void chunk;
+      outcomes.push('whole');
+    } catch (e) {
+      outcomes.push((e as { code?: string }).code ?? String(e));
+      throw e;
+    }
+    return { ok: true, id: 'QID1', lines: [] };
+  });
+  await listening(t, server);
+  const run = await clientRun(path, 40, 65_536, 20);
+  assert.equal(run.reply, undefined);
+  assert.equal(run.error?.name, 'MessageSourceError', 'the source\'s reset is not the daemon going away');
+  assert.equal(run.pulled, 20);
+  for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(outcomes, ['SUBMIT_ABANDONED']);
 });
 
 test('no daemon: the connect error, before anything of the message is read', (t) => {

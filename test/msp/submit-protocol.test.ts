@@ -2,7 +2,8 @@
  * The submission channel: the message arrives byte for byte, the daemon
  * side learns who is calling from the kernel (a client running as nobody
  * is seen as nobody whatever it sends), and only root or the client-queue
- * runner may submit on behalf of someone else.
+ * runner may submit on behalf of someone else; a message is whole only with
+ * its end frame, so a client that stops in the middle gets nothing queued.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -19,6 +20,7 @@ import {
   type IncomingSubmission,
   type SubmissionRequest,
 } from '../../src/msp/submit-protocol.js';
+import { ABANDON_MESSAGE, END_OF_MESSAGE, frameHeader, MAX_FRAME_BYTES } from '../../src/msp/submit-wire.js';
 
 const REQUEST: SubmissionRequest = { version: PROTOCOL_VERSION, recipients: ['bob'], recipientsFromHeaders: false, ignoreDots: true };
 
@@ -117,7 +119,7 @@ test('a malformed or oversized request line is refused with SUBMIT_PROTOCOL', as
         s.on('end', () => resolve(text));
         s.end(payload);
       });
-    for (const payload of ['not json\n', '{"version":1}\n', '{"version":2,"recipients":[],"recipientsFromHeaders":false,"ignoreDots":true}\n', 'x'.repeat(70_000), '']) {
+    for (const payload of ['not json\n', '{"version":1}\n', '{"version":3,"recipients":[],"recipientsFromHeaders":false,"ignoreDots":true}\n', '{"version":1,"recipients":[],"recipientsFromHeaders":false,"ignoreDots":true}\nraw message\n', 'x'.repeat(70_000), '']) {
       const reply = JSON.parse((await raw(payload)).split('\n')[0]!);
       assert.equal(reply.ok, false);
       assert.equal(reply.code, 'SUBMIT_PROTOCOL');
@@ -134,4 +136,69 @@ test('with no daemon listening the client gets the socket error, to fall back on
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Sends `pieces` on a raw connection, one write each with a pause between (so frames arrive split), and returns the reply. */
+async function rawExchange(path: string, pieces: readonly Buffer[]): Promise<{ ok: boolean; code?: string }> {
+  const { createConnection } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createConnection({ path, allowHalfOpen: true });
+    let text = '';
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => (text += d));
+    s.on('end', () => resolve(JSON.parse(text.split('\n')[0]!)));
+    s.on('connect', async () => {
+      for (const p of pieces) {
+        s.write(p);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      s.end();
+    });
+  });
+}
+
+test('only the end frame makes a message whole: cut short or abandoned, the handler\'s reading fails and the reply says so', async () => {
+  const line = Buffer.from(`${JSON.stringify(REQUEST)}\n`);
+  const frame = (text: string) => [frameHeader(Buffer.byteLength(text)), Buffer.from(text)];
+  await withServer(async (path, seen, hashes) => {
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+
+    // whole, with a frame header split over two writes
+    const header = frameHeader(11);
+    const whole = await rawExchange(path, [line, header.subarray(0, 2), header.subarray(2), Buffer.from('hello '), Buffer.from('world'), ...frame('!\n'), END_OF_MESSAGE]);
+    assert.equal(whole.ok, true);
+    assert.equal(hashes.at(-1), hash('hello world!\n'));
+
+    // the connection ends after a frame, without the end frame: abandoned, nothing completed
+    const cut = await rawExchange(path, [line, ...frame('first half\n')]);
+    assert.deepEqual([cut.ok, cut.code], [false, 'SUBMIT_ABANDONED']);
+    // ... and in the middle of a frame
+    const mid = await rawExchange(path, [line, frameHeader(100), Buffer.from('only ten b')]);
+    assert.deepEqual([mid.ok, mid.code], [false, 'SUBMIT_ABANDONED']);
+    // the submitter says it gives the message up
+    const abandoned = await rawExchange(path, [line, ...frame('first half\n'), ABANDON_MESSAGE]);
+    assert.deepEqual([abandoned.ok, abandoned.code], [false, 'SUBMIT_ABANDONED']);
+    // a frame longer than any writer makes
+    const huge = await rawExchange(path, [line, frameHeader(MAX_FRAME_BYTES + 1), Buffer.from('x')]);
+    assert.deepEqual([huge.ok, huge.code], [false, 'SUBMIT_PROTOCOL']);
+
+    assert.equal(seen.length, 5, 'every request reached the handler');
+    assert.equal(hashes.length, 1, 'only the whole message was read to its end');
+  });
+});
+
+test('the asynchronous client abandons a message whose source fails, and the daemon completes nothing', async () => {
+  await withServer(async (path, seen, hashes) => {
+    async function* failing(): AsyncIterable<Buffer> {
+      yield Buffer.from('Subject: cut\n\nfirst part\n');
+      throw Object.assign(new Error('read EIO'), { code: 'EIO' });
+    }
+    const reply = await submitMessage(path, REQUEST, failing());
+    assert.deepEqual([reply.ok, !reply.ok && reply.code], [false, 'SUBMIT_INPUT_ERROR']);
+    // the daemon's side has finished with it once its handler has been called and has failed
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, 1);
+    assert.equal(hashes.length, 0, 'the handler never saw the end of the message');
+  });
 });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { submissionRequest } from '../../src/msp/submit.js';
+import { PROTOCOL_VERSION } from '../../src/msp/submit-wire.js';
 import { parseCommandLine } from '../../src/msp/cmdline/parse.js';
 import { checkOptionSetting } from '../../src/msp/command-options.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -20,7 +21,7 @@ test('the request carries what the command line said, and nothing about who is a
   const { config } = loadConfig(join(repoRoot, 'conf', 'submit.cf'), { commandLineOptions: [{ name: 'i', value: 'T', form: 'letter' }] });
   const request = submissionRequest(invocation, config, { uid: 1000, gid: 1000, name: 'alice' });
   assert.deepEqual(request, {
-    version: 1,
+    version: PROTOCOL_VERSION,
     recipients: ['x@y'],
     recipientsFromHeaders: true,
     ignoreDots: true,

@@ -36,7 +36,7 @@ process.on('SIGTERM', async () => { server.close(); await queue.close(); process
 const FORGER = `
 const { submitMessage } = await import(${JSON.stringify(distImport('src/msp/submit-protocol.js'))});
 const reply = await submitMessage('/run/postern/submit.sock',
-  { version: 1, recipients: ['bob'], recipientsFromHeaders: false, ignoreDots: true, sender: 'root', senderFlag: 'f' },
+  { version: 2, recipients: ['bob'], recipientsFromHeaders: false, ignoreDots: true, sender: 'root', senderFlag: 'f' },
   [Buffer.from('Subject: from root, honest\\n\\nhi\\n')]);
 process.stdout.write(JSON.stringify(reply));
 `;

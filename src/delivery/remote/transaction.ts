@@ -42,7 +42,8 @@ export async function messageForPeer(
   peer8bit: boolean,
   options: Pick<RemoteOptions, 'eightBitMode' | 'defaultCharset'>,
 ): Promise<{ message: Readable | Buffer; size: number } | 'refused'> {
-  if (peer8bit) return { message: request.content(), size: request.size };
+  // a small message goes over whole: nodemailer then writes it and the final dot in one turn (see SmtpSession.send())
+  if (peer8bit) return { message: request.bytes?.() ?? request.content(), size: request.size };
   const whole = await readAll(request.content());
   const conversion = convertTo7bit(whole, options.eightBitMode, options.defaultCharset);
   if (conversion.kind === 'refused') return 'refused';

@@ -37,6 +37,8 @@ export interface RemoteRequest {
   readonly bodyType?: '7BIT' | '8BITMIME';
   /** A fresh stream of the stored message (headers and body) each time it is called. */
   readonly content: () => Readable;
+  /** The message whole, when the queue holds it so (a small one); undefined when it must be streamed. */
+  readonly bytes?: () => Buffer | undefined;
   /** RFC 4954 AUTH= of MAIL FROM as the queue keeps it (xtext, or `<>`): sent to peers that offer AUTH. */
   readonly auth?: string;
   /** The stored message's size in bytes, declared with SIZE=. */

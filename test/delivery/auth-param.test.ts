@@ -17,11 +17,9 @@
  *   six@sink.test    sendmail -t                          → none
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import test from 'node:test';
-import { debianPackage, repoRoot } from '../helpers/peers.js';
-import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { runWithSmtpSink } from '../helpers/peer-scenarios.js';
+import { repoRoot } from '../helpers/peers.js';
 import { daemonSandboxPreamble, putFile } from '../helpers/scripts.js';
 
 const PASSWORD = 'auth-param-pw-3';
@@ -74,13 +72,8 @@ for i in $(seq 200); do [ -e /var/run/sendmail.pid ] || break; sleep 0.05; done
 }
 
 test('AUTH= on MAIL FROM: judged as sendmail trusts it, queued, and relayed to peers that offer AUTH', async (t) => {
-  const skip = await sandboxSkipReason();
-  if (skip !== null) return t.skip(skip);
-  const postfix = await debianPackage('postfix');
-  if ('skip' in postfix) return t.skip(postfix.skip);
-  if (!existsSync(join(postfix.root, 'usr/sbin/smtp-sink'))) return t.skip('the postfix package has no smtp-sink');
-
-  const r = await runInSandbox(script(postfix.root), { hostname: 'mx.example.test', timeoutMs: 120_000 });
+  const r = await runWithSmtpSink(t, script, { hostname: 'mx.example.test', timeoutMs: 120_000 });
+  if (r === undefined) return;
   const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
   const text = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
   const context = `${r.stdout}\n${r.stderr}\n${text(line('mailq'))}`;

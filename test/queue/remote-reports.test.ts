@@ -12,11 +12,9 @@
  * command, the server's reply, and what became of the recipient.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import test from 'node:test';
-import { debianPackage, repoRoot } from '../helpers/peers.js';
-import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { runWithSmtpSink } from '../helpers/peer-scenarios.js';
+import { repoRoot } from '../helpers/peers.js';
 import { daemonSandboxPreamble } from '../helpers/scripts.js';
 
 function script(postfixRoot: string): string {
@@ -59,13 +57,8 @@ function transcriptOf(report: string): string[] {
 }
 
 test('reports about remote recipients carry the session transcript, as sendmail writes it', async (t) => {
-  const skip = await sandboxSkipReason();
-  if (skip !== null) return t.skip(skip);
-  const postfix = await debianPackage('postfix');
-  if ('skip' in postfix) return t.skip(postfix.skip);
-  if (!existsSync(join(postfix.root, 'usr/sbin/smtp-sink'))) return t.skip('the postfix package has no smtp-sink');
-
-  const r = await runInSandbox(script(postfix.root), { hostname: 'mx.example.test', timeoutMs: 120_000 });
+  const r = await runWithSmtpSink(t, script, { hostname: 'mx.example.test', timeoutMs: 120_000 });
+  if (r === undefined) return;
   const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
   const text = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);

@@ -58,6 +58,7 @@ export interface EnvelopePatch {
     readonly state: RecipientState;
     readonly statusText?: string;
     readonly dsnStatus?: string;
+    readonly adoptedBy?: string;
   }>;
 }
 
@@ -145,6 +146,7 @@ function main(): void {
       rcpt.state = r.state;
       if (r.statusText !== undefined) rcpt.statusText = r.statusText;
       if (r.dsnStatus !== undefined) rcpt.dsnStatus = r.dsnStatus;
+      if (r.adoptedBy !== undefined) rcpt.adoptedBy = r.adoptedBy;
     }
     // alias expansion: the targets join the envelope, each with its own state from now on
     for (const r of patch.addRecipients ?? []) env.recipients.push({ ...r });

@@ -34,6 +34,12 @@ export interface Recipient {
   readonly aliased?: boolean;
   /** read from a .forward file or an :include: list: whose it is, which decides who runs its programs and files */
   readonly origin?: RecipientOrigin;
+  /**
+   * An envelope recipient first reached through another's .forward (that
+   * one's address): the chain its own list's loops run through, kept so a
+   * later queue run ends them as the first did (send-list.ts).
+   */
+  adoptedBy?: string;
 }
 
 /**

@@ -129,8 +129,10 @@ export class RecipientExpansion {
         if (where.kind !== 'local' || (placed.counted > 0 && !placed.keepsOwn)) states.push({ index, state: 'expanded' });
         this.deps.log.info(9, envelope.id, `${where.kind === 'local' ? 'forward' : 'include'} ${bare} => ${placed.added.map((t) => t.address).join(', ') || '(nothing new)'}`);
       }
-      if (states.length === 0 && added.length === 0) break;
-      await this.deps.queue.update(envelope.id, { recipients: states, addRecipients: added });
+      // adoptions first: a recipient adopted and expanded in one round ends 'expanded'
+      const adopted = list.adoptionsToKeep().map(({ index, adoptedBy }) => ({ index, state: envelope.recipients[index]!.state, adoptedBy }));
+      if (states.length === 0 && added.length === 0 && adopted.length === 0) break;
+      await this.deps.queue.update(envelope.id, { recipients: [...adopted, ...states], addRecipients: added });
       envelope = this.deps.queue.read(envelope.id) ?? envelope;
       const again = await this.expandAliases(envelope);
       envelope = again.envelope;

@@ -17,9 +17,11 @@
  *     kim forwarding to lee and lee to kim), sendmail reaches that recipient
  *     first through this entry, and its loops run through the entry's
  *     chain.  Expanding breadth first, the list records such an adoption
- *     (`adoptions`, kept by the caller from round to round) and follows it as
- *     the recipient's parent; without it both would be replaced and the mail
- *     lost.
+ *     (`adoptions`, kept by the caller from round to round, and in the
+ *     envelope as `adoptedBy` for later queue runs) and follows it as the
+ *     recipient's parent; without it both would be replaced and the mail
+ *     lost, in the run that finds the loop or in a later one that retries a
+ *     deferred delivery.
  */
 import { bareAddress, route } from '../delivery/route.js';
 import { recipientIdentity } from '../delivery/recipient-identity.js';
@@ -85,7 +87,8 @@ export class SendList {
       const r: Recipient | undefined = this.recipients[i] ?? this.added[i - this.recipients.length];
       if (r === undefined) break;
       out.push(r);
-      i = r.parent === undefined ? this.adoptions.get(i) : this.byAddress.get(r.parent);
+      const up: string | undefined = r.parent ?? r.adoptedBy;
+      i = up === undefined ? this.adoptions.get(i) : this.byAddress.get(up);
     }
     return out;
   }
@@ -119,12 +122,31 @@ export class SendList {
       counted++;
       const existing = this.byIdentity.get(id);
       const other = existing === undefined ? undefined : this.recipients[existing];
-      if (existing !== undefined && other !== undefined && other.parent === undefined && !this.adoptions.has(existing) && unexpanded(existing) && (other.state === 'pending' || other.state === 'deferred')) {
+      if (
+        existing !== undefined &&
+        other !== undefined &&
+        other.parent === undefined &&
+        other.adoptedBy === undefined &&
+        !this.adoptions.has(existing) &&
+        unexpanded(existing) &&
+        (other.state === 'pending' || other.state === 'deferred')
+      ) {
         this.adoptions.set(existing, index);
       }
       this.add(entry, added);
     }
     return { added, counted, keepsOwn };
+  }
+
+  /** The adoptions made so far, as the envelope keeps them: recipient index and the adopter's address. */
+  adoptionsToKeep(): Array<{ index: number; adoptedBy: string }> {
+    const out: Array<{ index: number; adoptedBy: string }> = [];
+    for (const [index, adopter] of this.adoptions) {
+      const r = this.recipients[index];
+      const by = this.recipients[adopter];
+      if (r !== undefined && by !== undefined && r.adoptedBy === undefined) out.push({ index, adoptedBy: bareAddress(by.address) });
+    }
+    return out;
   }
 
   /** `\user` for a recipient replaced earlier that a loop came back to. */

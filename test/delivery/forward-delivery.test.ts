@@ -155,3 +155,49 @@ test('.forward, :include:, programs via smrsh and files are delivered as sendmai
 
   assert.match(log, /to="\|exit67", ctladdr=mailnull \(\d+\/\d+\), .*mailer=prog, .*dsn=5\.1\.1, stat=User unknown/);
 });
+
+/**
+ * kim and lee both on the envelope, forwarding to each other: the first run
+ * finds the loop and ends it (kim's mailbox and lee's); when those
+ * deliveries are deferred (here the spool is unsafe in the first run), a
+ * later run must end the loop the same way.  It used to forget that lee was
+ * first reached through kim, replace lee by its .forward, and lose lee's copy.
+ */
+const MUTUAL_LATER = `
+set -u
+echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
+useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmta
+useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
+for u in alice kim lee; do useradd --create-home --user-group --shell /bin/bash "$u"; done
+cp '${CONF}/sendmail.cf' '${CONF}/submit.cf' '${CONF}/aliases' /etc/mail/
+install -d -o smmsp -g smmsp -m 3733 /var/spool/clientmqueue
+printf 'lee\\n' > /home/kim/.forward; chown kim:kim /home/kim/.forward
+printf 'kim\\n' > /home/lee/.forward; chown lee:lee /home/lee/.forward
+export PATH='${join(repoRoot, 'bin')}':$PATH
+newaliases > /dev/null 2>&1
+sendmail -bd -O DeliveryMode=queue; echo "bd=$?"
+printf 'To: kim, lee\\nSubject: both\\n\\nhello\\n' | setpriv --reuid=alice --regid=alice --init-groups -- sendmail -t -i; echo "sent=$?"
+kill -TERM "$(head -1 /var/run/sendmail.pid)"
+for i in $(seq 200); do [ -e /var/run/sendmail.pid ] || break; sleep 0.05; done
+mode=$(stat -c %a /var/mail); chmod 0777 /var/mail
+sendmail -q > /dev/null 2>&1; echo "first=$?"
+echo "after-first=$(cat /var/mail/kim /var/mail/lee 2>/dev/null | grep -c '^Subject: both')"
+chmod "$mode" /var/mail
+sendmail -qSalice > /dev/null 2>&1; echo "second=$?"
+echo "kim=$(grep -c '^Subject: both' /var/mail/kim 2>/dev/null)"
+echo "lee=$(grep -c '^Subject: both' /var/mail/lee 2>/dev/null)"
+echo "queued=$(mailq | grep -c '^[0-9A-Za-z]\\{14\\}')"
+`;
+
+test('kim and lee forwarding to each other, deferred in the first run: a later run still delivers one copy to each', async (t) => {
+  const skip = await sandboxSkipReason();
+  if (skip !== null) return t.skip(skip);
+  const r = await runInSandbox(MUTUAL_LATER, { hostname: 'mx.example.test', timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
+  assert.deepEqual([line('bd'), line('sent'), line('first'), line('second')], ['0', '0', '0', '0'], r.stdout);
+  assert.equal(line('after-first'), '0', 'the unsafe spool deferred every mailbox delivery of the first run');
+  assert.equal(line('kim'), '1', r.stdout);
+  assert.equal(line('lee'), '1', r.stdout);
+  assert.equal(line('queued'), '0', r.stdout);
+});

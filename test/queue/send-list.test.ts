@@ -106,6 +106,29 @@ test('two envelope recipients forwarding to each other (kim lee@$j): the first a
   assert.equal(none.size, 0);
 });
 
+test('kim lee@$j again in a later queue run (lee deferred): the adoption kept in the envelope ends the loop as before, and lee keeps its mail', () => {
+  const rs: Recipient[] = [
+    { address: 'kim@mx.example.test', state: 'pending' },
+    { address: 'lee@mx.example.test', state: 'pending' },
+  ];
+  const list = new SendList(rs, LOCAL, new Map(), userExists);
+  list.place(0, entries('kim@mx.example.test', 'lee'), (i) => i === 1);
+  assert.deepEqual(list.adoptionsToKeep(), [{ index: 1, adoptedBy: 'kim@mx.example.test' }]);
+  // what the first run left: kim replaced, \kim delivered, lee's delivery deferred, the adoption written down
+  const later: Recipient[] = [
+    { address: 'kim@mx.example.test', state: 'expanded' },
+    { address: 'lee@mx.example.test', state: 'deferred', adoptedBy: 'kim@mx.example.test' },
+    { address: '\\kim', state: 'sent', parent: 'lee@mx.example.test', aliased: true },
+  ];
+  const again = new SendList(later, LOCAL, new Map(), userExists).place(1, entries('lee@mx.example.test', 'kim'));
+  assert.equal(again.counted, 0, 'lee is not replaced: its copy is delivered on the retry');
+  assert.deepEqual(again.added, [], "kim's mailbox has its copy already");
+  // without the adoption kept, lee's entry would count and lee be replaced: its copy lost
+  const { adoptedBy: _dropped, ...forgotten } = later[1]!;
+  const lost = new SendList([later[0]!, forgotten, later[2]!], LOCAL, new Map(), userExists).place(1, entries('lee@mx.example.test', 'kim'));
+  assert.equal(lost.counted, 1);
+});
+
 test('a loop with no real user on it adds nothing of its own; a duplicate counts as an entry but is not added again', () => {
   // aliases a → b → a@$j: no user, the entry is a duplicate of a
   const rs = chain(['a', 'expanded'], ['b', 'pending']);

@@ -74,6 +74,7 @@ function isRequest(value: unknown): value is SubmissionRequest {
     (r['senderFlag'] === undefined || ['f', 'r', 'bs'].includes(r['senderFlag'] as string)) &&
     (r['ret'] === undefined || r['ret'] === 'hdrs' || r['ret'] === 'full') &&
     (r['hopCount'] === undefined || Number.isInteger(r['hopCount'])) &&
+    (r['deferred'] === undefined || typeof r['deferred'] === 'boolean') &&
     (r['onBehalfOf'] === undefined || (Number.isInteger(r['onBehalfOf']) && (r['onBehalfOf'] as number) >= 0))
   );
 }

@@ -79,13 +79,22 @@ export interface SubmissionRequest {
   readonly bodyType?: string;
   /** -C by a user who is not root: the file, for sendmail's "Processed by USER with -C FILE" warning */
   readonly untrustedConfig?: string;
+  /** -odq/-odd (DeliveryMode queue or defer): nothing is delivered while the caller waits, so no recipient is judged then */
+  readonly deferred?: boolean;
   /** the uid this message is submitted for; honoured from root and the client-queue runner only */
   readonly onBehalfOf?: number;
 }
 
 export type SubmissionReply =
   | { readonly ok: true; readonly id: string; readonly lines: readonly string[] }
-  | { readonly ok: false; readonly code: ErrorCode; readonly exit: number; readonly lines: readonly string[] };
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      readonly exit: number;
+      readonly lines: readonly string[];
+      /** base64: the message as the MSP would save it in the caller's dead.letter (headers made, body), when sendmail's MSP saves it */
+      readonly deadLetter?: string;
+    };
 
 /** A refusal of class `cls`, with the exit status the MSP ends with. */
 export function refusal(cls: ErrorClass, ...lines: string[]): SubmissionReply {

@@ -17,6 +17,7 @@ import { errnoText } from '../config/values.js';
 import { NOQID, type Logger } from '../common/log.js';
 import { EX } from '../common/sysexits.js';
 import type { Invocation } from './cmdline/invocation.js';
+import { saveDeadLetter } from './dead-letter.js';
 import { KeptMessage } from './kept-message.js';
 import { standardInputSync } from './stdin.js';
 import type { Output } from './output.js';
@@ -45,6 +46,7 @@ export function submissionRequest(inv: Invocation, config: Config, caller: Calle
     ...(inv.envid !== undefined ? { envid: inv.envid } : {}),
     ...(inv.bodyType !== undefined ? { bodyType: inv.bodyType } : {}),
     ...(inv.configFile !== undefined && caller.uid !== 0 ? { untrustedConfig: inv.configFile } : {}),
+    ...(config.options.DeliveryMode === 'queue' || config.options.DeliveryMode === 'defer' ? { deferred: true } : {}),
   };
 }
 
@@ -66,6 +68,7 @@ export async function submitFromStandardInput(inv: Invocation, config: Config, c
     if (!reply.ok && isTemporary(reply)) return keepForLater(message, reply.lines.join(' ') || reply.code, reply, out, log);
     message.discard();
     for (const line of reply.lines) out.stdout(line);
+    if (!reply.ok && reply.deadLetter !== undefined) out.stdout(saveDeadLetter(Buffer.from(reply.deadLetter, 'base64'), caller));
     return reply.ok ? EX.OK : reply.exit;
   } catch (e) {
     message.discard();

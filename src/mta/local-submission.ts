@@ -24,6 +24,7 @@ import type { Envelope, Recipient } from '../queue/envelope.js';
 import { filterLocalSubmission, localSubmissionsFiltered, type LocalMilterContext } from './local-milters.js';
 import type { Reply } from './smtpd/replies.js';
 import { qualifyHeaderAddresses } from './relay-headers.js';
+import { aliasLookups, unknownLocalRecipients } from './local-recipients.js';
 
 /** What the handler needs from the queue: a durable accept, resolving only once the message is on disk. */
 export interface QueueSink {
@@ -86,6 +87,16 @@ function onePerRecipient(addresses: readonly string[], local: ReadonlySet<string
   });
 }
 
+/** The recipients sendmail's MTA would refuse at RCPT as unknown local users. */
+function refusedAsUnknown(recipients: readonly Recipient[], mtaConfig: Config, identity: SystemIdentity): string[] {
+  const lookups = aliasLookups(mtaConfig);
+  try {
+    return unknownLocalRecipients(recipients.map((r) => r.address), mtaConfig, identity, lookups);
+  } finally {
+    lookups.close();
+  }
+}
+
 export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
   const receive = receiver(deps);
   return async (incoming): Promise<SubmissionReply> => {
@@ -136,6 +147,29 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
       state: 'pending',
       ...(request.notify !== undefined ? { notify: request.notify } : {}),
     }));
+    // as sendmail's MTA refuses them at RCPT while its MSP relays the message in the caller's presence
+    // (DeliveryMode=i); the client-queue runner's, -odq's and -bs's are taken and bounce later
+    const interactive = request.onBehalfOf === undefined && request.deferred !== true && request.senderFlag !== 'bs';
+    const unknown = deps.mtaConfig === undefined || !interactive ? [] : refusedAsUnknown(recipients, deps.mtaConfig, deps.identity);
+    for (const address of unknown) deps.log?.notice(0, queueId, `<${address}>... User unknown`);
+    // what the caller's dead.letter gets: the message as the MSP made it, body included
+    const deadLetter: Buffer[] | undefined = unknown.length === 0 ? undefined : [Buffer.from(`Return-Path: <${submission.sender}>\n${submission.headers}`, 'latin1')];
+    const unknownReply = (): SubmissionReply => ({
+      ok: false,
+      code: 'LOCAL_USER_UNKNOWN',
+      exit: ERR.LOCAL_USER_UNKNOWN.exit,
+      lines: [],
+      deadLetter: Buffer.concat(deadLetter ?? []).toString('base64'),
+    });
+    if (unknown.length > 0) {
+      const taken = recipients.filter((r) => !unknown.includes(r.address));
+      recipients.length = 0;
+      recipients.push(...taken);
+      if (taken.length === 0) {
+        for await (const chunk of submission.body) deadLetter!.push(Buffer.from(chunk));
+        return unknownReply();
+      }
+    }
     // the bytes stored, headers included (sendmail's from= counts what it collected)
     let size = 0;
     // as sendmail's MSP relays it to the MTA: bare user names in address headers get @$j
@@ -147,6 +181,7 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
       yield headers;
       for await (const chunk of bodySource) {
         size += chunk.length;
+        deadLetter?.push(Buffer.from(chunk));
         yield chunk;
       }
     })();
@@ -199,6 +234,7 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
       ...(submission.messageId !== undefined ? { msgid: submission.messageId } : {}),
       relay: { kind: 'authinfo', authinfo: localAuthinfo(caller.name) },
     });
+    if (unknown.length > 0) return unknownReply();
     // submission.warnings went into the message as X-Authentication-Warning; sendmail does not tell the caller
     return { ok: true, id: queueId, lines: [] };
   };

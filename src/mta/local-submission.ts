@@ -87,6 +87,33 @@ function onePerRecipient(addresses: readonly string[], local: ReadonlySet<string
   });
 }
 
+/** Up to this much of a message is handed back for the caller's dead.letter (the reply carries it, base64). */
+export const DEAD_LETTER_LIMIT = 4 * 1024 * 1024;
+
+/** What the caller's dead.letter gets: the message as the MSP made it, body included, while it stays under DEAD_LETTER_LIMIT. */
+class DeadLetterCopy {
+  private parts: Buffer[] | undefined;
+  private bytes: number;
+
+  constructor(headers: string) {
+    const head = Buffer.from(headers, 'latin1');
+    this.parts = [head];
+    this.bytes = head.length;
+  }
+
+  add(chunk: Buffer): void {
+    if (this.parts === undefined) return;
+    this.bytes += chunk.length;
+    if (this.bytes > DEAD_LETTER_LIMIT) this.parts = undefined;
+    else this.parts.push(Buffer.from(chunk));
+  }
+
+  /** base64, or undefined when the message outgrew the limit */
+  text(): string | undefined {
+    return this.parts === undefined ? undefined : Buffer.concat(this.parts).toString('base64');
+  }
+}
+
 /** The recipients sendmail's MTA would refuse at RCPT as unknown local users. */
 function refusedAsUnknown(recipients: readonly Recipient[], mtaConfig: Config, identity: SystemIdentity): string[] {
   const lookups = aliasLookups(mtaConfig);
@@ -152,21 +179,19 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
     const interactive = request.onBehalfOf === undefined && request.deferred !== true && request.senderFlag !== 'bs';
     const unknown = deps.mtaConfig === undefined || !interactive ? [] : refusedAsUnknown(recipients, deps.mtaConfig, deps.identity);
     for (const address of unknown) deps.log?.notice(0, queueId, `<${address}>... User unknown`);
-    // what the caller's dead.letter gets: the message as the MSP made it, body included
-    const deadLetter: Buffer[] | undefined = unknown.length === 0 ? undefined : [Buffer.from(`Return-Path: <${submission.sender}>\n${submission.headers}`, 'latin1')];
-    const unknownReply = (): SubmissionReply => ({
-      ok: false,
-      code: 'LOCAL_USER_UNKNOWN',
-      exit: ERR.LOCAL_USER_UNKNOWN.exit,
-      lines: [],
-      deadLetter: Buffer.concat(deadLetter ?? []).toString('base64'),
-    });
-    if (unknown.length > 0) {
+    const deadLetter = unknown.length === 0 ? undefined : new DeadLetterCopy(`Return-Path: <${submission.sender}>\n${submission.headers}`);
+    const unknownReply = (): SubmissionReply => {
+      const saved = deadLetter?.text();
+      const refused = { ok: false, code: 'LOCAL_USER_UNKNOWN', exit: ERR.LOCAL_USER_UNKNOWN.exit } as const;
+      // a message too big to hand back is not saved: the caller is told why it failed instead
+      return saved === undefined ? { ...refused, lines: unknown.map((a) => `${a}... User unknown`) } : { ...refused, lines: [], deadLetter: saved };
+    };
+    if (deadLetter !== undefined) {
       const taken = recipients.filter((r) => !unknown.includes(r.address));
       recipients.length = 0;
       recipients.push(...taken);
       if (taken.length === 0) {
-        for await (const chunk of submission.body) deadLetter!.push(Buffer.from(chunk));
+        for await (const chunk of submission.body) deadLetter.add(chunk);
         return unknownReply();
       }
     }
@@ -181,7 +206,7 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
       yield headers;
       for await (const chunk of bodySource) {
         size += chunk.length;
-        deadLetter?.push(Buffer.from(chunk));
+        deadLetter?.add(chunk);
         yield chunk;
       }
     })();

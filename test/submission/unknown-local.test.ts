@@ -80,6 +80,9 @@ printf 'Subject: kept\\n\\nx\\n' | as alice "$SENDMAIL" nosuch; echo "kept=$?"
 for i in $(seq 300); do [ -S /run/postern/submit.sock ] && break; sleep 0.05; done
 "$SENDMAIL" -L sm-msp-queue -Ac -q; echo "runner=$?"
 ${CASES_SCRIPT}
+# past DEAD_LETTER_LIMIT (4 MiB) the daemon hands no copy back: the refusal is printed instead, dead.letter left as it was
+head -c 5000000 /dev/zero | tr '\\0' x | fold -w 70 | { printf 'Subject: big\\n\\n'; cat; } | as alice "$SENDMAIL" nosuch bob > "$W/out"
+echo "big=$? out=$(b64 "$W/out") deadsize=$(stat -c %s /home/alice/dead.letter)"
 queued
 kill -TERM "$MASTER"; wait "$MASTER"
 `;
@@ -200,6 +203,12 @@ test('an unknown local recipient: refused while the caller waits, dead.letter, e
   // the client-queue runner's submission is no caller waiting: taken as it is, to bounce on delivery (never kept for ever)
   assert.match(ours.stdout, /^kept=0\nrunner=0$/m);
   assert.deepEqual(postern.queued.get('kept'), ['alice@mx.example.test', ['nosuch@mx.example.test']]);
+  const big = /^big=(\d+) out=(\S*) deadsize=(\d+)$/m.exec(ours.stdout);
+  assert.deepEqual(
+    [big?.[1], Buffer.from(big?.[2] ?? '', 'base64').toString(), Number(big?.[3])],
+    ['67', 'nosuch@mx.example.test... User unknown\n', Buffer.byteLength(postern.deadLetter, 'latin1')],
+  );
+  assert.deepEqual(postern.queued.get('big'), ['alice@mx.example.test', ['bob@mx.example.test']]);
 
   await t.test('the real sendmail 8.17 does the same', async (t2) => {
     const bin = await realSendmail();

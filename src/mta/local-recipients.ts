@@ -19,11 +19,28 @@ export interface LocalNameLookups {
   readonly userExists?: (name: string) => boolean;
 }
 
-/** The alias files of sendmail.cf, opened for one look-up batch. */
+/**
+ * The alias files of sendmail.cf for one look-up batch, opened at the first
+ * look-up: most submissions name only known users and never need them, and
+ * every `sendmail -t` waits for this.
+ */
 export function aliasLookups(config: Config): LocalNameLookups & { close(): void } {
-  const db = openAliases(config);
-  const usable = db.sources.some((s) => s.from === 'database' || s.from === 'text');
-  return { isAlias: (name) => (usable ? db.lookup(name) !== undefined : undefined), close: () => db.close() };
+  let db: ReturnType<typeof openAliases> | undefined;
+  let usable = false;
+  const opened = () => {
+    if (db === undefined) {
+      db = openAliases(config);
+      usable = db.sources.some((s) => s.from === 'database' || s.from === 'text');
+    }
+    return db;
+  };
+  return {
+    isAlias: (name) => {
+      const aliases = opened();
+      return usable ? aliases.lookup(name) !== undefined : undefined;
+    },
+    close: () => db?.close(),
+  };
 }
 
 /** The addresses sendmail's MTA would refuse as unknown local users, in the order given. */

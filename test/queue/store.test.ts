@@ -67,9 +67,9 @@ test('accept, then list, read and content give back what was stored (CRLF, 8-bit
 
 test('a message past INLINE_LIMIT gets a content file (TempFileMode), removed with the message', async (t) => {
   const dir = tempDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const q = await openQueue({ dir, fileMode: 0o640 });
   t.after(() => q.close());
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const atLimit = await q.accept(testEnvelope('at'), contentStream('at', INLINE_LIMIT - 200, 3));
   const past = await q.accept(testEnvelope('past'), contentStream('past', INLINE_LIMIT + 1, 4));
   assert.equal(atLimit.size <= INLINE_LIMIT, true, `${atLimit.size}`);
@@ -88,12 +88,12 @@ test('a message past INLINE_LIMIT gets a content file (TempFileMode), removed wi
 
 test('a claimed message cannot be claimed again until released, even in the same process', async (t) => {
   const dir = tempDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const q = await openQueue({ dir });
   t.after(() => q.close());
   const { id } = await q.accept(testEnvelope('claimed'), contentStream('claimed', 100, 5));
   const other = await openQueue({ dir });
   t.after(() => other.close());
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const claim = q.claim(id);
   assert.ok(claim !== undefined);
   assert.equal(q.claim(id), undefined, 'the same queue');
@@ -110,9 +110,9 @@ test('a claimed message cannot be claimed again until released, even in the same
 
 test('a 50 MB message is streamed, not held in memory', async (t) => {
   const dir = tempDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const q = await openQueue({ dir });
   t.after(() => q.close());
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const size = 50 * 1024 * 1024;
   global.gc?.();
   const before = process.memoryUsage().rss;
@@ -210,11 +210,11 @@ test('recovery keeps a fresh orphan of a live writer (its accept may still be ru
 
 test('updates of one queue opening never fail while another opening commits (write lock taken first)', async (t) => {
   const dir = tempDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const runner = await openQueue({ dir });
   t.after(() => runner.close());
   const worker = await openQueue({ dir });
   t.after(() => worker.close());
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { id } = await runner.accept(testEnvelope('updated'), contentStream('updated', 100, 7));
   let accepting = true;
   const accepts = (async () => {
@@ -231,7 +231,6 @@ test('updates of one queue opening never fail while another opening commits (wri
 
 test('an id another process left in the queue is skipped at commit (no look-up per message); an id the caller chose is not swapped', async (t) => {
   const dir = tempDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const first = await openQueue({ dir });
   const taken = await first.accept(testEnvelope('earlier'), contentStream('earlier', 100, 1));
   await first.close();
@@ -246,6 +245,7 @@ test('an id another process left in the queue is skipped at commit (no look-up p
   });
   const q = await openQueue({ dir, ids: replay });
   t.after(() => q.close());
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const later = await q.accept(testEnvelope('later'), contentStream('later', 100, 2));
   assert.equal(later.id, fresh);
   assert.equal(await hashOf(q, taken.id), contentHash('earlier', 100, 1), 'the earlier message is untouched');

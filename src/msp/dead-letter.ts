@@ -8,17 +8,10 @@
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { ctime } from '../common/ctime.js';
 import { errnoText } from '../config/values.js';
 import { lookupUser } from '../privsep/passwd.js';
 import type { Caller } from './permissions.js';
-
-/** ctime(3) without the newline: `Sun Nov 22 15:47:22 2026`, local time. */
-function ctime(d: Date): string {
-  const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getDay()];
-  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getMonth()];
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${day} ${month} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
-}
 
 /** Appends `message` (starting `Return-Path: <sender>`) to the caller's dead.letter; the line to print. */
 export function saveDeadLetter(message: Buffer, caller: Caller, now = new Date()): string {

@@ -3,6 +3,10 @@
  * scripts (and people's eyes) parse it.  This module formats; reading the
  * queue and deciding who may see it is the caller's.
  */
+import { ctime } from '../common/ctime.js';
+
+/** The listing's date form. */
+export { ctime };
 
 export interface MailqEntry {
   readonly id: string;
@@ -103,16 +107,6 @@ function formatEntry(e: MailqEntry, verbose: boolean): string {
   if (verbose && e.controllingUser) out += `\n\t\t\t\t\t\t(---${e.controllingUser.slice(0, 64)}---)`;
   for (const r of e.recipients) out += verbose ? `\n\t\t\t\t\t\t${printable(r, 71)}` : `\n\t\t\t\t\t ${printable(r, 38)}`;
   return `${out}\n`;
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** C's ctime() in the local time zone: "Sun Nov 22 08:44:50 2026". */
-export function ctime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2)} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
 }
 
 /**

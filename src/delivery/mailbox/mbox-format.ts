@@ -25,6 +25,11 @@
  * and mail.local add it.
  */
 
+import { ctime } from '../../common/ctime.js';
+
+/** The From_ line's date: ctime(3)'s form, in local time. */
+export { ctime as ctimeDate };
+
 /** How many bytes of a line are enough to tell what it is ("Return-Path   :" included). */
 const DECIDE_LENGTH = 64;
 const NL = 0x0a;
@@ -32,14 +37,6 @@ const NL = 0x0a;
 const DROPPED_FIELD = /^(?:return-path|content-length)[ \t]*:/i;
 const FROM_ = Buffer.from('From ');
 const ESCAPE = Buffer.from('>');
-
-/** ctime(3)'s form, in local time: "Thu Nov  5 06:07:08 2026". */
-export function ctimeDate(now: Date): string {
-  const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][now.getDay()]!;
-  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][now.getMonth()]!;
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${day} ${month} ${String(now.getDate()).padStart(2, ' ')} ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())} ${now.getFullYear()}`;
-}
 
 /** Control characters in an envelope address could end the line and forge a second message. */
 function printable(s: string): string {
@@ -53,7 +50,7 @@ function printable(s: string): string {
  */
 export function mboxPreamble(sender: string, now: Date): Buffer {
   const envelope = printable(sender);
-  return Buffer.from(`From ${envelope === '' ? 'MAILER-DAEMON' : envelope.replace(/ /g, '_')} ${ctimeDate(now)}\nReturn-Path: <${envelope}>\n`);
+  return Buffer.from(`From ${envelope === '' ? 'MAILER-DAEMON' : envelope.replace(/ /g, '_')} ${ctime(now)}\nReturn-Path: <${envelope}>\n`);
 }
 
 /**

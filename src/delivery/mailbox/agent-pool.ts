@@ -19,10 +19,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ERR } from '../../common/errors.js';
+import { ABANDON_MESSAGE, END_OF_MESSAGE, framed } from '../../common/frames.js';
 import {
-  ABORT_MARK,
-  END_FRAME,
-  frameHeader,
   parseProgress,
   requestLine,
   statusOfAnswer,
@@ -326,14 +324,13 @@ async function feed(agent: Agent, request: AgentRequest, content: MessageContent
       for await (const chunk of content) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         if (bytes.length === 0) continue;
-        await write(frameHeader(bytes.length));
-        await write(bytes);
+        for (const part of framed(bytes)) await write(part);
       }
     } catch (error) {
-      await write(ABORT_MARK).catch(() => {});
+      await write(ABANDON_MESSAGE).catch(() => {});
       throw error;
     }
-    await write(END_FRAME);
+    await write(END_OF_MESSAGE);
   } finally {
     stdin.uncork();
   }

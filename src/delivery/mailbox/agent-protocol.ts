@@ -7,10 +7,10 @@
  *           hex-encoded (a sender may hold spaces; a path anything):
  *             P3 append LOCK-TIMEOUT-MS NOW-MS UID GID HEX(SPOOL) HEX(USER) HEX(SENDER)|-
  *             P3 cut-back LOCK-TIMEOUT-MS UID GID HEX(SPOOL) HEX(USER) SIZE DEV INO
- *           for an append, the message follows in frames (a 4-byte
- *           big-endian length and that many bytes), ended by a frame of
- *           length 0, or by the abort mark when the broker could not read the
- *           message whole.  End of file between requests: the agent exits.
+ *           for an append, the message follows in frames
+ *           (common/frames.ts), ended by the end frame, or by the abort
+ *           frame when the broker could not read the message whole.  End
+ *           of file between requests: the agent exits.
  *   stdout: per delivery, at most one progress line and then exactly one
  *           status line:
  *             appending SIZE DEV INO
@@ -75,16 +75,6 @@ export function requestLine(request: AgentRequest): Buffer {
       : ['P3', 'cut-back', whole(lockTimeoutMs), whole(user.uid), whole(user.gid), hex(spoolDir), hex(user.name), whole(request.at.size), request.at.dev, request.at.ino];
   return Buffer.from(words.join(' ') + '\n');
 }
-
-export function frameHeader(length: number): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(length);
-  return header;
-}
-
-export const END_FRAME = frameHeader(0);
-/** The broker's "the message could not be read whole" mark, in place of a frame length. */
-export const ABORT_MARK = frameHeader(0xffffffff);
 
 /** The AppendStart of a progress line, or undefined when the line is something else. */
 export function parseProgress(line: string): AppendStart | undefined {

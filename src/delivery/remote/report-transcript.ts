@@ -26,6 +26,7 @@
 import { ERR } from '../../common/errors.js';
 import { EX } from '../../common/sysexits.js';
 import type { DeliveryStatus } from '../mailbox/status.js';
+import { parseReply } from './replies.js';
 import type { RecipientResult, RemoteRecipient } from './types.js';
 
 export interface TranscriptRecipient {
@@ -85,9 +86,9 @@ export function outcomeLine(status: DeliveryStatus, to: string): string | undefi
 
 /** The error mailer's line (a mailertable `error:` entry): its own reply, addressed. */
 export function errorMailerLine(reply: string, to: string): string {
-  const m = /^(\d{3}) (?:([245]\.\d{1,3}\.\d{1,3}) )?(.*)$/.exec(reply);
-  if (m === null) return `${to}... ${reply}`;
-  return spoken(m[2] !== undefined ? `${m[1]} ${m[2]}` : m[1]!, to, m[3]!);
+  const parsed = parseReply(reply);
+  if (parsed === undefined) return `${to}... ${reply}`;
+  return spoken(parsed.enhanced !== undefined ? `${parsed.code} ${parsed.enhanced}` : String(parsed.code), to, parsed.text);
 }
 
 interface Command {

@@ -24,7 +24,7 @@ import type { Envelope, Recipient } from '../queue/envelope.js';
 import { filterLocalSubmission, localSubmissionsFiltered, type LocalMilterContext } from './local-milters.js';
 import type { Reply } from './smtpd/replies.js';
 import { qualifyHeaderAddresses } from './relay-headers.js';
-import { aliasLookups, unknownLocalRecipients } from './local-recipients.js';
+import { unknownLocalRecipients } from './local-recipients.js';
 
 /** What the handler needs from the queue: a durable accept, resolving only once the message is on disk. */
 export interface QueueSink {
@@ -114,16 +114,6 @@ class DeadLetterCopy {
   }
 }
 
-/** The recipients sendmail's MTA would refuse at RCPT as unknown local users. */
-function refusedAsUnknown(recipients: readonly Recipient[], mtaConfig: Config, identity: SystemIdentity): string[] {
-  const lookups = aliasLookups(mtaConfig);
-  try {
-    return unknownLocalRecipients(recipients.map((r) => r.address), mtaConfig, identity, lookups);
-  } finally {
-    lookups.close();
-  }
-}
-
 export function localSubmissionHandler(deps: LocalSubmissionDeps): SubmissionHandler {
   const receive = receiver(deps);
   return async (incoming): Promise<SubmissionReply> => {
@@ -166,9 +156,10 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
     // sendmail's auth_warning(): with the header, under LogLevel > 3
     if (deps.submitConfig.options.PrivacyOptions.has('authwarnings')) for (const w of submission.warnings) deps.log?.info(3, queueId, `Authentication-Warning: ${w}`);
     const domain = deps.submitConfig.macros.get('j') ?? deps.identity.canonicalName;
+    const local = deps.mtaConfig === undefined ? undefined : localDomains(deps.mtaConfig, deps.identity);
     const recipients: Recipient[] = onePerRecipient(
       submission.recipients.map((address) => qualifiedEnvelopeAddress(address, domain)),
-      deps.mtaConfig === undefined ? undefined : localDomains(deps.mtaConfig, deps.identity),
+      local,
     ).map((address) => ({
       address,
       state: 'pending',
@@ -177,7 +168,7 @@ function receiver(deps: LocalSubmissionDeps): (incoming: IncomingSubmission, cal
     // as sendmail's MTA refuses them at RCPT while its MSP relays the message in the caller's presence
     // (DeliveryMode=i); the client-queue runner's, -odq's and -bs's are taken and bounce later
     const interactive = request.onBehalfOf === undefined && request.deferred !== true && request.senderFlag !== 'bs';
-    const unknown = deps.mtaConfig === undefined || !interactive ? [] : refusedAsUnknown(recipients, deps.mtaConfig, deps.identity);
+    const unknown = deps.mtaConfig === undefined || local === undefined || !interactive ? [] : unknownLocalRecipients(recipients.map((r) => r.address), deps.mtaConfig, local);
     for (const address of unknown) deps.log?.notice(0, queueId, `<${address}>... User unknown`);
     const deadLetter = unknown.length === 0 ? undefined : new DeadLetterCopy(`Return-Path: <${submission.sender}>\n${submission.headers}`);
     const unknownReply = (): SubmissionReply => {

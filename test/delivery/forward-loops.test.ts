@@ -17,7 +17,7 @@ import test from 'node:test';
 import { m4Config } from '../helpers/m4cf.js';
 import { realSendmail, repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
-import { daemonSandboxPreamble } from '../helpers/scripts.js';
+import { daemonSandboxPreamble, realSendmailPreamble } from '../helpers/scripts.js';
 
 const USERS = ['carol', 'dave', 'eve', 'fred', 'gus', 'hal', 'kim', 'lee', 'x1', 'x2', 'x3', 'dan'];
 
@@ -118,22 +118,10 @@ const REAL_MC = [
 ].join('\n');
 
 function realScript(work: string): string {
-  return `
-set -u
-W=${work}
-echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
-cp "$W/submit.cf" "$W/sendmail.cf" /etc/mail/
-printf 'hosts files\\naliases files\\n' > /etc/mail/service.switch
-touch /etc/mail/local-host-names /etc/mail/relay-domains /etc/mail/aliases
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
-useradd --create-home --user-group alice
-useradd --create-home --user-group bob
-mkdir -p /var/spool/clientmqueue /var/spool/mqueue; chown smmsp:smmsp /var/spool/clientmqueue; chmod 2770 /var/spool/clientmqueue; chmod 700 /var/spool/mqueue
+  return `${realSendmailPreamble(work)}
 chmod 1777 /var/mail
-mkdir -p /run/smbin; cp "$W/sendmail" "$W/deliver" /run/smbin/; chgrp smmsp /run/smbin/sendmail; chmod 2755 /run/smbin/sendmail; chmod 755 /run/smbin/deliver
-SM=/run/smbin/sendmail
-as() { setpriv --reuid="$1" --regid="$1" --init-groups -- "\${@:2}"; }
-cd /tmp
+cp "$W/deliver" /run/smbin/; chmod 755 /run/smbin/deliver
+SM=$SENDMAIL
 ${SETUP}
 "$SM" -L sm-mta -bd -O DeliveryMode=queue; echo "bd=$?"
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null && break; sleep 0.05; done

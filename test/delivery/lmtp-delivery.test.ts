@@ -19,6 +19,7 @@ import { m4Config } from '../helpers/m4cf.js';
 import { realSendmail, repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
+import { transcriptOf } from '../helpers/reports.js';
 
 const USERS: DovecotUser[] = [
   { name: 'alice' },
@@ -44,14 +45,6 @@ done
 /** bash: every message in alice's maildir (the reports), as `alicemail=<base64>` lines. */
 const DUMP_ALICE = `for f in '${DOVECOT_DIR}'/mail/alice/new/*; do [ -e "$f" ] && echo "alicemail=$(base64 -w0 < "$f")"; done
 `;
-
-/** A report's transcript lines: after its heading, up to the blank line that ends the part. */
-function transcriptOf(report: string): string[] {
-  const start = report.indexOf('   ----- Transcript of session follows -----\n');
-  if (start < 0) return [];
-  const rest = report.slice(start).split('\n').slice(1);
-  return rest.slice(0, rest.indexOf(''));
-}
 
 /** The transcripts of the `alicemail=` reports in a script's output. */
 function aliceTranscripts(stdout: string): string[][] {

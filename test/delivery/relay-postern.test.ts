@@ -30,6 +30,7 @@ import test from 'node:test';
 import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
+import { mboxMessages, transcriptOf } from '../helpers/reports.js';
 
 const PASSWORD = 'b-relay-pw-7';
 
@@ -124,19 +125,6 @@ for i in $(seq 100); do [ -e /run/sendmail-b.pid ] || [ -e /var/run/sendmail.pid
 sleep 0.2
 echo "syslog=$(b64 "$W/syslog")"
 `;
-
-/** The messages of an mbox file: each from its From_ line to the next. */
-function mboxMessages(text: string): string[] {
-  return text.split(/^(?=From \S+ )/m).filter((m) => m.startsWith('From '));
-}
-
-/** The lines of a report's transcript part: after its heading, up to the end of the part. */
-function transcriptOf(report: string): string[] {
-  const start = report.indexOf('   ----- Transcript of session follows -----\n');
-  if (start < 0) return [];
-  const rest = report.slice(start).split('\n').slice(1);
-  return rest.slice(0, rest.findIndex((l) => l === '' || l.startsWith('--')));
-}
 
 /** The body of a stored message: after the first blank line, without the blank line mbox adds at its end. */
 function bodyOf(message: string): string {

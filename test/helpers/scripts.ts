@@ -55,6 +55,35 @@ queued() { node '${repoRoot}/dist/test/helpers/print-queued.js' /var/spool/mqueu
 }
 
 /**
+ * The start of the real sendmail's side of a comparison test, before its
+ * MTA runs: the host's name, a work directory $W (`work`, holding the real
+ * binary as `sendmail` with its submit.cf and sendmail.cf, which go to
+ * /etc/mail), the users smmsp, alice and bob, both queues as Debian makes
+ * them, the binary set-group-ID smmsp as $SENDMAIL under /run (the
+ * sandbox's own: /usr/local/sbin is the host's), the helpers `as USER CMD`
+ * and `b64 FILE`, and /tmp as the working directory.
+ */
+export function realSendmailPreamble(work: string): string {
+  return `
+set -u
+W=${work}; chmod 755 "$W"
+echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
+cp "$W/submit.cf" "$W/sendmail.cf" /etc/mail/
+printf 'hosts files\\naliases files\\n' > /etc/mail/service.switch
+touch /etc/mail/local-host-names /etc/mail/relay-domains /etc/mail/aliases
+useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
+useradd --create-home --user-group alice
+useradd --create-home --user-group bob
+mkdir -p /var/spool/clientmqueue /var/spool/mqueue; chown smmsp:smmsp /var/spool/clientmqueue; chmod 2770 /var/spool/clientmqueue; chmod 700 /var/spool/mqueue
+mkdir -p /run/smbin; cp "$W/sendmail" /run/smbin/sendmail; chgrp smmsp /run/smbin/sendmail; chmod 2755 /run/smbin/sendmail
+SENDMAIL=/run/smbin/sendmail
+as() { u=$1; shift; if [ "$u" = root ]; then "$@"; else setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; fi; }
+b64() { base64 -w0 < "$1"; }
+cd /tmp
+`;
+}
+
+/**
  * A /dev/log receiver (python3 receiver.py LOG READY): binds the datagram
  * socket, says it is ready by creating READY, and appends each message to
  * LOG as one line.

@@ -16,6 +16,7 @@ import test from 'node:test';
 import { runWithSmtpSink } from '../helpers/peer-scenarios.js';
 import { repoRoot } from '../helpers/peers.js';
 import { daemonSandboxPreamble } from '../helpers/scripts.js';
+import { mboxMessages, transcriptOf } from '../helpers/reports.js';
 
 function script(postfixRoot: string): string {
   const sink = `LD_LIBRARY_PATH=${postfixRoot}/usr/lib/postfix ${postfixRoot}/usr/sbin/smtp-sink -u nobody`;
@@ -41,19 +42,6 @@ sendmail -q 2> "$W/q.log"; echo "q=$? $(b64 "$W/q.log")"
 echo "mbox=$( [ -e /var/mail/alice ] && b64 /var/mail/alice)"
 mailq > "$W/mailq" 2>&1; echo "mailq=$(b64 "$W/mailq")"
 `;
-}
-
-/** The messages of an mbox file: each from its From_ line to the next. */
-function mboxMessages(text: string): string[] {
-  return text.split(/^(?=From \S+ )/m).filter((m) => m.startsWith('From '));
-}
-
-/** The lines of a report's transcript part: after its heading, up to the blank line that ends the part. */
-function transcriptOf(report: string): string[] {
-  const start = report.indexOf('   ----- Transcript of session follows -----\n');
-  if (start < 0) return [];
-  const rest = report.slice(start).split('\n').slice(1);
-  return rest.slice(0, rest.indexOf(''));
 }
 
 test('reports about remote recipients carry the session transcript, as sendmail writes it', async (t) => {

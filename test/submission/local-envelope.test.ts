@@ -26,7 +26,7 @@ import test from 'node:test';
 import { stockConfigs } from '../helpers/m4cf.js';
 import { realSendmail, repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
-import { daemonSandboxPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
+import { daemonSandboxPreamble, realSendmailPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
 
 /** `sendmail -bs`, one command after each reply (as an MUA; sendmail refuses pipelined input after EHLO). */
 const DRIVER = `
@@ -97,25 +97,9 @@ kill -TERM "$MASTER"; wait "$MASTER"
 `;
 
 function realScript(work: string): string {
-  return `
-set -u
-W=${work}; chmod 755 "$W"
-echo '127.0.0.1 mx.example.test mx' >> /etc/hosts
+  return `${realSendmailPreamble(work)}
 echo '127.0.0.2 example.com' >> /etc/hosts
-cp "$W/submit.cf" /etc/mail/submit.cf; cp "$W/sendmail.cf" /etc/mail/sendmail.cf
-printf 'hosts files\\naliases files\\n' > /etc/mail/service.switch
-touch /etc/mail/local-host-names /etc/mail/relay-domains /etc/mail/aliases
-useradd --system --no-create-home --user-group --shell /usr/sbin/nologin smmsp
-useradd --create-home --user-group alice
-useradd --create-home --user-group bob
-mkdir -p /var/spool/clientmqueue /var/spool/mqueue; chown smmsp:smmsp /var/spool/clientmqueue; chmod 2770 /var/spool/clientmqueue; chmod 700 /var/spool/mqueue
-# under /run, the sandbox's own: /usr/local/sbin is the host's
-mkdir -p /run/smbin; cp "$W/sendmail" /run/smbin/sendmail; chgrp smmsp /run/smbin/sendmail; chmod 2755 /run/smbin/sendmail
-SENDMAIL=/run/smbin/sendmail
-as() { u=$1; shift; if [ "$u" = root ]; then "$@"; else setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; fi; }
-b64() { base64 -w0 < "$1"; }
 ${SYSLOG}
-cd /tmp
 "$SENDMAIL" -bi > /dev/null 2>&1
 "$SENDMAIL" -L sm-mta -bd -O DeliveryMode=queue
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null && break; sleep 0.05; done

@@ -10,14 +10,12 @@
  * both must leave in each mailbox the messages of the table below.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'node:test';
 import { m4Config } from '../helpers/m4cf.js';
-import { realSendmail, repoRoot } from '../helpers/peers.js';
+import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, realSendmailPreamble } from '../helpers/scripts.js';
+import { runRealSendmail } from '../helpers/real-sendmail.js';
 
 const USERS = ['carol', 'dave', 'eve', 'fred', 'gus', 'hal', 'kim', 'lee', 'x1', 'x2', 'x3', 'dan'];
 
@@ -181,23 +179,15 @@ test('duplicates and .forward/alias loops in bare, qualified and capitalised for
   assert.match(log, /: to=<gus@mx\.example\.test>, .*mailer=local, .*stat=Sent\n/, log);
 
   await t.test('the real sendmail 8.17 leaves the same mailboxes', async (t2) => {
-    const bin = await realSendmail();
-    if (typeof bin !== 'string') return t2.skip(bin.skip);
-    const sendmailCf = await m4Config({ text: REAL_MC });
-    if (typeof sendmailCf !== 'string') return t2.skip(sendmailCf.skip);
-    const submitCf = await m4Config({ shipped: 'submit.mc' });
-    if (typeof submitCf !== 'string') return t2.skip(submitCf.skip);
-    const work = mkdtempSync(join(tmpdir(), 'postern-forward-loops-'));
-    try {
-      writeFileSync(join(work, 'submit.cf'), submitCf);
-      writeFileSync(join(work, 'sendmail.cf'), sendmailCf);
-      writeFileSync(join(work, 'sendmail'), readFileSync(bin));
-      writeFileSync(join(work, 'deliver'), LOCAL_MAILER);
-      const theirs = await runInSandbox(realScript(work), { hostname: 'mx.example.test', timeoutMs: 200_000 });
-      assert.equal(theirs.code, 0, theirs.stderr);
-      checkTable(outcome(theirs.stdout), 'sendmail 8.17');
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+    const configs = async () => {
+      const sendmailCf = await m4Config({ text: REAL_MC });
+      if (typeof sendmailCf !== 'string') return sendmailCf;
+      const submitCf = await m4Config({ shipped: 'submit.mc' });
+      return typeof submitCf === 'string' ? { sendmailCf, submitCf } : submitCf;
+    };
+    const theirs = await runRealSendmail(t2, realScript, { configs, files: { deliver: LOCAL_MAILER } });
+    if (theirs === undefined) return;
+    assert.equal(theirs.code, 0, theirs.stderr);
+    checkTable(outcome(theirs.stdout), 'sendmail 8.17');
   });
 });

@@ -19,14 +19,11 @@
  * without the real sendmail too; the real one's side is compared with them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'node:test';
-import { stockConfigs } from '../helpers/m4cf.js';
-import { realSendmail, repoRoot } from '../helpers/peers.js';
+import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, realSendmailPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
+import { runRealSendmail } from '../helpers/real-sendmail.js';
 
 /** `sendmail -bs`, one command after each reply (as an MUA; sendmail refuses pipelined input after EHLO). */
 const DRIVER = `
@@ -234,26 +231,15 @@ test('local submissions: -bs authentication warning and qualified envelope, as s
   checkExpected(postern, 'Postern');
 
   await t.test('the real sendmail 8.17 does the same', async (t2) => {
-    const bin = await realSendmail();
-    if (typeof bin !== 'string') return t2.skip(bin.skip);
-    const cfs = await stockConfigs();
-    if ('skip' in cfs) return t2.skip(cfs.skip);
-    const work = mkdtempSync(join(tmpdir(), 'postern-local-envelope-'));
-    try {
-      writeFileSync(join(work, 'submit.cf'), cfs.submitCf);
-      writeFileSync(join(work, 'sendmail.cf'), cfs.sendmailCf);
-      writeFileSync(join(work, 'sendmail'), readFileSync(bin));
-      const theirs = await runInSandbox(realScript(work), { hostname: 'mx.example.test', timeoutMs: 200_000 });
-      assert.equal(theirs.code, 0, theirs.stderr);
-      const qfs = theirs.stdout.split('\n').filter((l) => l.startsWith('qf=')).map((l) => qfMessage(Buffer.from(l.slice(3), 'base64').toString('latin1')));
-      const real = observe(theirs.stdout, qfs);
-      checkExpected(real, 'sendmail 8.17');
-      assert.deepEqual([...postern.warnings].sort(), [...real.warnings].sort());
-      // the -bs envelopes too (MAIL FROM:<alice>, <alice@localhost>, <>...): the same as the real one queues them
-      const envelopeOnly = (e: Envelopes) => [...e].map(([subject, { sender, recipients }]) => [subject, sender, recipients]).sort();
-      assert.deepEqual(envelopeOnly(postern.envelopes), envelopeOnly(real.envelopes));
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+    const theirs = await runRealSendmail(t2, realScript);
+    if (theirs === undefined) return;
+    assert.equal(theirs.code, 0, theirs.stderr);
+    const qfs = theirs.stdout.split('\n').filter((l) => l.startsWith('qf=')).map((l) => qfMessage(Buffer.from(l.slice(3), 'base64').toString('latin1')));
+    const real = observe(theirs.stdout, qfs);
+    checkExpected(real, 'sendmail 8.17');
+    assert.deepEqual([...postern.warnings].sort(), [...real.warnings].sort());
+    // the -bs envelopes too (MAIL FROM:<alice>, <alice@localhost>, <>...): the same as the real one queues them
+    const envelopeOnly = (e: Envelopes) => [...e].map(([subject, { sender, recipients }]) => [subject, sender, recipients]).sort();
+    assert.deepEqual(envelopeOnly(postern.envelopes), envelopeOnly(real.envelopes));
   });
 });

@@ -17,14 +17,11 @@
  * same expectations when it can be run.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'node:test';
-import { stockConfigs } from '../helpers/m4cf.js';
-import { realSendmail, repoRoot } from '../helpers/peers.js';
+import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, realSendmailPreamble } from '../helpers/scripts.js';
+import { runRealSendmail } from '../helpers/real-sendmail.js';
 
 const SAVED = '/home/alice/dead.letter... Saved message in /home/alice/dead.letter';
 
@@ -195,20 +192,9 @@ test('an unknown local recipient: refused while the caller waits, dead.letter, e
   assert.deepEqual(postern.queued.get('big'), ['alice@mx.example.test', ['bob@mx.example.test']]);
 
   await t.test('the real sendmail 8.17 does the same', async (t2) => {
-    const bin = await realSendmail();
-    if (typeof bin !== 'string') return t2.skip(bin.skip);
-    const cfs = await stockConfigs();
-    if ('skip' in cfs) return t2.skip(cfs.skip);
-    const work = mkdtempSync(join(tmpdir(), 'postern-unknown-local-'));
-    try {
-      writeFileSync(join(work, 'submit.cf'), cfs.submitCf);
-      writeFileSync(join(work, 'sendmail.cf'), cfs.sendmailCf);
-      writeFileSync(join(work, 'sendmail'), readFileSync(bin));
-      const theirs = await runInSandbox(realScript(work), { hostname: 'mx.example.test', timeoutMs: 200_000 });
-      assert.equal(theirs.code, 0, theirs.stderr);
-      assert.deepEqual(differences(observe(theirs.stdout, realQueued(theirs.stdout))), [], 'sendmail 8.17');
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+    const theirs = await runRealSendmail(t2, realScript);
+    if (theirs === undefined) return;
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.deepEqual(differences(observe(theirs.stdout, realQueued(theirs.stdout))), [], 'sendmail 8.17');
   });
 });

@@ -24,6 +24,7 @@ import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, realSendmailPreamble, putFile, SYSLOG_RECEIVER } from '../helpers/scripts.js';
 import { runRealSendmail } from '../helpers/real-sendmail.js';
+import { posternQueued, type QueuedMessage as Queued } from '../helpers/reports.js';
 
 /** `sendmail -bs`, one command after each reply (as an MUA; sendmail refuses pipelined input after EHLO). */
 const DRIVER = `
@@ -105,13 +106,6 @@ for f in /var/spool/mqueue/qf*; do echo "qf=$(b64 "$f")"; done
 `;
 }
 
-/** A queued message: its envelope and its text (headers at least). */
-interface Queued {
-  readonly sender: string;
-  readonly recipients: readonly string[];
-  readonly message: string;
-}
-
 /** Subject → the envelope, recipients sorted, and the From:, To: and Cc: lines as queued. */
 type Envelopes = Map<string, { sender: string; recipients: string[]; addressHeaders: string[] }>;
 
@@ -166,19 +160,6 @@ function qfMessage(qf: string): Queued {
     else inHeader = false;
   }
   return { sender, recipients, message: out.join('\n') + '\n\n' };
-}
-
-/** Postern's queue as print-queued.js prints it: an env= line, then a df= line, per message. */
-function posternQueued(stdout: string): Queued[] {
-  const out: Queued[] = [];
-  let envelope: { sender: string; recipients: Array<{ address: string }> } | undefined;
-  for (const l of stdout.split('\n')) {
-    if (l.startsWith('env=')) envelope = JSON.parse(Buffer.from(l.slice(4), 'base64').toString());
-    if (l.startsWith('df=') && envelope !== undefined) {
-      out.push({ sender: envelope.sender, recipients: envelope.recipients.map((r) => r.address), message: Buffer.from(l.slice(3), 'base64').toString('latin1') });
-    }
-  }
-  return out;
 }
 
 /** What sendmail's MTA queues from its MSP: bare names qualified with $j in the envelope and the address headers. */

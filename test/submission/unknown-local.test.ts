@@ -22,6 +22,7 @@ import { repoRoot } from '../helpers/peers.js';
 import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, realSendmailPreamble } from '../helpers/scripts.js';
 import { runRealSendmail } from '../helpers/real-sendmail.js';
+import { posternQueued } from '../helpers/reports.js';
 
 const SAVED = '/home/alice/dead.letter... Saved message in /home/alice/dead.letter';
 
@@ -117,18 +118,6 @@ function observe(stdout: string, queued: ReadonlyArray<{ sender: string; recipie
     map.set(subject, [q.sender, [...q.recipients].sort()]);
   }
   return { runs, queued: map, deadLetter: text(byKey('dead')), deadMode: byKey('deadmode') };
-}
-
-function posternQueued(stdout: string): Array<{ sender: string; recipients: string[]; message: string }> {
-  const out: Array<{ sender: string; recipients: string[]; message: string }> = [];
-  let envelope: { sender: string; recipients: Array<{ address: string }> } | undefined;
-  for (const l of stdout.split('\n')) {
-    if (l.startsWith('env=')) envelope = JSON.parse(Buffer.from(l.slice(4), 'base64').toString());
-    if (l.startsWith('df=') && envelope !== undefined) {
-      out.push({ sender: envelope.sender, recipients: envelope.recipients.map((r) => r.address), message: Buffer.from(l.slice(3), 'base64').toString('latin1') });
-    }
-  }
-  return out;
 }
 
 function realQueued(stdout: string): Array<{ sender: string; recipients: string[]; message: string }> {

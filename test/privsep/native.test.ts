@@ -8,7 +8,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 
@@ -161,26 +161,35 @@ test('setresuid with -1 keeps ids, and a saved uid of 0 can be returned to', { s
   assert.deepEqual(report, { dropped: [0, NOBODY, 0], back: [0, 0, 0] });
 });
 
-test('fcntl record lock held by another process', { timeout: 20_000 }, async (t) => {
-  const dir = tempDir(t);
-  const file = join(dir, 'locked');
-  const marker = join(dir, 'child-unlocked');
-  writeFileSync(file, 'x'.repeat(200));
-  const child = new NodeChild(
+/**
+ * A child process that takes a lock on `file` (`lock`: a call on the addon
+ * `n` and the descriptor `fd`, true when taken), says "locked", and when told
+ * "unlock-soon" creates `marker` and 300 ms later lets go (`unlock`).
+ */
+function lockHolder(t: TestContext, file: string, marker: string, lock: string, unlock: string): NodeChild {
+  return new NodeChild(
     t,
     `import { openSync, writeFileSync } from 'node:fs';
      import { createInterface } from 'node:readline';
      const n = (await import(${JSON.stringify(NATIVE)})).native();
      const fd = openSync(${JSON.stringify(file)}, 'r+');
-     if (!n.recordLock(fd, 'write', false, 0, 100)) throw new Error('child could not lock');
+     if (!${lock}) throw new Error('child could not lock');
      console.log('locked');
      for await (const line of createInterface({ input: process.stdin })) {
        if (line === 'unlock-soon') setTimeout(() => {
          writeFileSync(${JSON.stringify(marker)}, '');
-         n.recordLock(fd, 'unlock', false);
+         ${unlock};
        }, 300);
      }`,
   );
+}
+
+test('fcntl record lock held by another process', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'locked');
+  const marker = join(dir, 'child-unlocked');
+  writeFileSync(file, 'x'.repeat(200));
+  const child = lockHolder(t, file, marker, "n.recordLock(fd, 'write', false, 0, 100)", "n.recordLock(fd, 'unlock', false)");
   assert.equal(await child.line(), 'locked');
 
   const n = native();
@@ -232,21 +241,7 @@ test('an open-file-description lock with wait blocks until the holder lets go', 
   const marker = join(dir, 'child-unlocked');
   writeFileSync(file, '');
   const at = 2 ** 52;
-  const child = new NodeChild(
-    t,
-    `import { openSync, writeFileSync } from 'node:fs';
-     import { createInterface } from 'node:readline';
-     const n = (await import(${JSON.stringify(NATIVE)})).native();
-     const fd = openSync(${JSON.stringify(file)}, 'r+');
-     if (!n.descriptionLock(fd, 'write', ${at}, 1)) throw new Error('child could not lock');
-     console.log('locked');
-     for await (const line of createInterface({ input: process.stdin })) {
-       if (line === 'unlock-soon') setTimeout(() => {
-         writeFileSync(${JSON.stringify(marker)}, '');
-         n.descriptionLock(fd, 'unlock', ${at}, 1);
-       }, 300);
-     }`,
-  );
+  const child = lockHolder(t, file, marker, `n.descriptionLock(fd, 'write', ${at}, 1)`, `n.descriptionLock(fd, 'unlock', ${at}, 1)`);
   assert.equal(await child.line(), 'locked');
   const n = native();
   const fd = openSync(file, 'r+');

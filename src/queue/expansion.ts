@@ -88,11 +88,11 @@ export class RecipientExpansion {
     if (ask === undefined) return { envelope: start, forced };
     let envelope = start;
     const looked = new Set<number>();
-    const adoptions = new Map<number, number>();
     for (let round = 0; round <= this.deps.config.options.MaxAliasRecursion; round++) {
       const states: Array<{ index: number; state: 'expanded' }> = [];
       const added: Recipient[] = [];
-      const list = new SendList(envelope.recipients, this.local, adoptions);
+      // the adoptions of earlier rounds (and runs) come with the envelope, as adoptedBy
+      const list = new SendList(envelope.recipients, this.local);
       for (const [index, r] of envelope.recipients.entries()) {
         if ((r.state !== 'pending' && r.state !== 'deferred') || forced.has(index) || looked.has(index)) continue;
         const bare = bareAddress(r.address);

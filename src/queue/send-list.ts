@@ -17,9 +17,9 @@
  *     kim forwarding to lee and lee to kim), sendmail reaches that recipient
  *     first through this entry, and its loops run through the entry's
  *     chain.  Expanding breadth first, the list records such an adoption
- *     (`adoptions`, kept by the caller from round to round, and in the
- *     envelope as `adoptedBy` for later queue runs) and follows it as the
- *     recipient's parent; without it both would be replaced and the mail
+ *     (`adoptions` for the round under way; the caller keeps it in the
+ *     envelope as `adoptedBy` for later rounds and queue runs) and follows
+ *     it as the recipient's parent; without it both would be replaced and the mail
  *     lost, in the run that finds the loop or in a later one that retries a
  *     deferred delivery.
  */
@@ -50,7 +50,7 @@ export class SendList {
   constructor(
     private readonly recipients: readonly Recipient[],
     private readonly local: ReadonlySet<string>,
-    /** envelope recipients reached through another's list before their own expansion: index → that other's index */
+    /** envelope recipients reached in this round through another's list before their own expansion: index → that other's index */
     private readonly adoptions: Map<number, number> = new Map(),
     /** whether a local user has a mailbox (a passwd entry), which decides where a loop ends */
     private readonly userExists: (name: string) => boolean = (name) => lookupUser(name) !== undefined,

@@ -149,10 +149,7 @@ async function transactAndKeep(cache: ConnectionCache, key: string, session: Smt
     session.quit();
     throw e;
   }
-  if (session.usable) {
-    session.resetAhead(); // see SmtpSession.resetAhead()
-    cache.put(key, session);
-  } else session.quit();
+  cache.put(key, session);
   return done;
 }
 

@@ -34,12 +34,17 @@ export class ConnectionCache {
     return undefined;
   }
 
-  /** Keeps `session` for the next message to `key`, or closes it when the cache is off or full of newer ones. */
+  /**
+   * Keeps `session` for the next message to `key`, or closes it when it
+   * cannot go on or the cache is off or full of newer ones.  A kept session
+   * sends the RSET that goes before its next message now (SmtpSession.resetAhead()).
+   */
   put(key: string, session: SmtpSession): void {
     if (this.size <= 0 || this.timeoutSeconds <= 0 || !session.usable) {
       session.quit();
       return;
     }
+    session.resetAhead();
     while (this.count >= this.size) this.evictOldest();
     const timer = setTimeout(() => this.drop(key, session), this.timeoutSeconds * 1000);
     // an idle connection must not keep a finished queue run alive

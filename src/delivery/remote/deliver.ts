@@ -284,10 +284,7 @@ async function tryHost(
     const status = connectionFailure(outcome.error, target.relay);
     return { failure: { status, relay }, transcript, hostRecord: connectionRecord(outcome.error, status.dsn), dialogue: dialogue(lines), ...(tls ? { tls } : {}) };
   }
-  if (session.usable) {
-    session.resetAhead();
-    cache.put(key, session);
-  } else session.quit();
+  cache.put(key, session);
   const dsnOffered = extensions?.has('DSN') ?? false;
   const results = transactionResults(request.recipients, outcome, relay, dsnOffered);
   return { results, transcript, hostRecord: transactionRecord(lastReply(outcome, results)), dialogue: dialogue(lines), ...(tls ? { tls } : {}) };

@@ -1,34 +1,57 @@
 'use strict';
-// dist/bundle/boot.cjs: what bin/sendmail runs.  It loads postern.cjs (the
-// command, one CommonJS file) through V8's code cache, postern.cjs.cache,
-// made at build time by one warm-up run: the functions every start runs
-// (command line, sendmail.cf reader) are then not compiled again at each of
-// the thousands of starts cron and PHP make.  A cache V8 refuses (another
-// Node, another build) or a missing one only costs the compile it would save.
+// dist/bundle/boot.cjs: what bin/sendmail runs.  It runs one of the two
+// bundles of the command, each one CommonJS file, through V8's code cache
+// (<bundle>.cjs.cache), made at build time by one warm-up run: the
+// functions every start runs (command line, configuration reader) are then
+// not compiled again at each of the thousands of starts cron and PHP make.
+// A cache V8 refuses (another Node, another build) or a missing one only
+// costs the compile it would save.
+//   submit.cjs   the submission (-bm, -t): what cron and PHP start
+//   postern.cjs  the whole command, which the submission bundle hands every other mode to
 const { readFileSync, renameSync, writeFileSync } = require('fs');
-const { join } = require('path');
+const { basename, join } = require('path');
 const { Script } = require('vm');
 const Module = require('module');
 
-const file = join(__dirname, 'postern.cjs');
-const cacheFile = `${file}.cache`;
-let cachedData;
-try {
-  cachedData = readFileSync(cacheFile);
-} catch {
-  cachedData = undefined;
+// Names only the whole command answers to.  The submission bundle would hand
+// them over too (it decides from the parsed command line); this spares them its start.
+const WHOLE_COMMAND_NAMES = new Set(['mailq', 'newaliases', 'hoststat', 'purgestat', 'smrsh', 'makemap']);
+
+function runBundle(name) {
+  const file = join(__dirname, `${name}.cjs`);
+  const cacheFile = `${file}.cache`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  // latin1: the bundles are ASCII (esbuild escapes the rest), and this decodes without a scan
+  const script = new Script(Module.wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
+  if (process.env.POSTERN_BUILD_CODE_CACHE === cacheFile) {
+    // the build's warm-up run: keep what it compiled, once the command is done
+    // (a finished submission ends by process.reallyExit(), without the 'exit' event)
+    const keep = () => {
+      try {
+        writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
+        renameSync(`${cacheFile}.tmp`, cacheFile);
+      } catch (e) {
+        process.stderr.write(`boot: cannot write ${cacheFile}: ${e.message}\n`);
+      }
+    };
+    const reallyExit = process.reallyExit;
+    process.reallyExit = (code) => {
+      keep();
+      reallyExit.call(process, code);
+    };
+    process.on('exit', () => {
+      process.reallyExit = reallyExit;
+      keep();
+    });
+  }
+  const module_ = { exports: {} };
+  script.runInThisContext()(module_.exports, Module.createRequire(file), module_, file, __dirname);
 }
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
-if (process.env.POSTERN_BUILD_CODE_CACHE === cacheFile) {
-  // the build's warm-up run: keep what it compiled, once the command is done
-  process.on('exit', () => {
-    try {
-      writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
-      renameSync(`${cacheFile}.tmp`, cacheFile);
-    } catch (e) {
-      process.stderr.write(`boot: cannot write ${cacheFile}: ${e.message}\n`);
-    }
-  });
-}
-const module_ = { exports: {} };
-script.runInThisContext()(module_.exports, Module.createRequire(file), module_, file, __dirname);
+
+globalThis[Symbol.for('postern.runBundle')] = runBundle;
+runBundle(WHOLE_COMMAND_NAMES.has(basename(process.argv0)) ? 'postern' : 'submit');

@@ -3,7 +3,8 @@
 // every name sendmail answers to).  The native addon and launcher themselves
 // are compiled by node-gyp in the package's "install" script.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, chmodSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -30,22 +31,28 @@ const common = {
 
 async function bundle() {
   rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
-  // The command, as one CommonJS file.  cron and PHP start it for every
-  // message, and Node's ESM loader costs a resolve, a read and a compile per
-  // module (measured: about 30 ms more than this single file under load);
-  // esbuild turns its dynamic imports into lazily run closures, so a mode's
-  // code runs only when that mode does.  import.meta.url becomes the file's URL.
+  // The command, as two CommonJS files: submit.cjs (the submission, -bm and
+  // -t) and postern.cjs (everything; submit.cjs hands it every other mode).
+  // cron and PHP start the command for every message, and Node's ESM loader
+  // costs a resolve, a read and a compile per module (measured: about 30 ms
+  // more than one file under load); a start also reads, deserialises and
+  // initialises all of the file it runs, so the submission has one of its own
+  // (src/msp/submission-modes.ts).  esbuild turns dynamic imports into lazily
+  // run closures, so a mode's code runs only when that mode does.
+  // import.meta.url becomes the file's URL, worked out on first use (node:url's
+  // pathToFileURL took 0.5 ms of every start, and a submission seldom asks).
   await build({
     ...common,
-    entryPoints: [join(root, 'src/main.ts')],
-    outfile: join(root, 'dist/bundle/postern.cjs'),
+    entryPoints: { postern: join(root, 'src/main.ts'), submit: join(root, 'src/submit-main.ts') },
+    outdir: join(root, 'dist/bundle'),
     format: 'cjs',
-    outExtension: undefined,
-    define: { 'import.meta.url': '__postern_import_meta_url' },
-    banner: { js: "var __postern_import_meta_url = require('url').pathToFileURL(__filename).href;" },
+    outExtension: { '.js': '.cjs' },
+    charset: 'ascii',
+    define: { 'import.meta.url': '__postern_import_meta.url', 'import.meta.filename': '__filename' },
+    banner: { js: "var __postern_import_meta = { get url() { return require('url').pathToFileURL(__filename).href; } };" },
   });
   copyFileSync(join(root, 'scripts/boot.cjs'), join(root, 'dist/bundle/boot.cjs'));
-  codeCache();
+  codeCaches();
   // Each process or thread the command starts (found by entryPoint()): one file apiece.
   await build({
     ...common,
@@ -62,17 +69,38 @@ async function bundle() {
 }
 
 /**
- * The command's V8 code cache (see scripts/boot.cjs): one warm-up run that
- * reads submit.cf and parses a command line, as every submission does, then
- * stops (-bv is not built, and writes nothing anywhere).
+ * The bundles' V8 code caches (see scripts/boot.cjs), each made by a warm-up
+ * run of what most starts of it do.  postern.cjs: reads submit.cf and parses
+ * a command line, then stops (-bv is not built, and writes nothing anywhere).
+ * submit.cjs: a whole `sendmail -t` whose daemon socket and client queue do
+ * not exist, so that it fails at the end having written nothing.
  */
-function codeCache() {
-  const cache = join(root, 'dist/bundle/postern.cjs.cache');
-  spawnSync(process.execPath, [join(root, 'dist/bundle/boot.cjs'), '-C', join(root, 'conf/submit.cf'), '-bv', 'root'], {
-    env: { PATH: '/usr/bin:/bin', POSTERN_BUILD_CODE_CACHE: cache },
-    stdio: 'ignore',
-  });
-  if (!existsSync(cache)) console.warn(`build: no code cache was made (${cache}); bin/sendmail works without it, a little slower`);
+function codeCaches() {
+  const warmUp = mkdtempSync(join(tmpdir(), 'postern-warm-up-'));
+  try {
+    const missing = join(warmUp, 'missing');
+    const submitCf = join(warmUp, 'submit.cf');
+    const text = readFileSync(join(root, 'conf/submit.cf'), 'utf8')
+      .replace(/^D\{SubmitSocket\}.*$/m, `D{SubmitSocket}${missing}/submit.sock`)
+      .replace(/^O QueueDirectory=.*$/m, `O QueueDirectory=${missing}`);
+    writeFileSync(submitCf, text, { mode: 0o644 });
+    const runs = [
+      ['postern', ['-C', join(root, 'conf/submit.cf'), '-bv', 'root'], ''],
+      ['submit', ['-C', submitCf, '-t', '-i'], 'To: root\nSubject: warm-up\n\nwarm-up\n'],
+    ];
+    for (const [name, args, input] of runs) {
+      const cache = join(root, `dist/bundle/${name}.cjs.cache`);
+      spawnSync(process.execPath, [join(root, 'dist/bundle/boot.cjs'), ...args], {
+        env: { PATH: '/usr/bin:/bin', POSTERN_BUILD_CODE_CACHE: cache },
+        input,
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      if (!existsSync(cache)) console.warn(`build: no code cache was made (${cache}); bin/sendmail works without it, a little slower`);
+    }
+    if (existsSync(missing)) throw new Error(`build: the warm-up submission wrote ${missing}`);
+  } finally {
+    rmSync(warmUp, { recursive: true, force: true });
+  }
 }
 
 function binaries() {

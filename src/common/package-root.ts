@@ -20,7 +20,7 @@ export function packageRootFrom(path: string): string {
 let cached: string | undefined;
 
 export function packageRoot(): string {
-  cached ??= packageRootFrom(fileURLToPath(import.meta.url));
+  cached ??= packageRootFrom(import.meta.filename);
   return cached;
 }
 

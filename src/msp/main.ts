@@ -4,7 +4,7 @@
  * The order of these steps is sendmail's (main.c), because the order decides
  * which error a caller sees first.
  */
-import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { errnoText } from '../config/values.js';
 import { ERR, PosternError } from '../common/errors.js';
 import { systemIdentity } from '../common/identity.js';
@@ -13,20 +13,18 @@ import { ConfigError, checkConfig, formatOptionNames, loadConfig, problemsExitCo
 import { configPath, type Invocation } from './cmdline/invocation.js';
 import { parseCommandLine } from './cmdline/parse.js';
 import { checkOptionSetting, commandLineOptions } from './command-options.js';
-import { AVAILABLE_MODES, describeMode, unavailable } from './modes.js';
-import { exitAtOnce } from './exit-at-once.js';
+import type { ModeTable } from './mode-table.js';
 import { emit, processOutput, writeRaw, type Output } from './output.js';
-import { checkPermissions, callerIdentity, isTrusted, type Caller } from './permissions.js';
+import { checkPermissions, callerIdentity, isTrusted } from './permissions.js';
 import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
 import { versionReport, wantsVersionReport } from './version.js';
-import { printQueue } from './print-queue.js';
-import { standardInput } from './stdin.js';
 
 /** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
 export const CONFIG_DIR = '/etc/mail';
 
-export async function main(argv0: string, args: readonly string[], out: Output = processOutput): Promise<number> {
+export async function main(argv0: string, args: readonly string[], modes: ModeTable, out: Output = processOutput): Promise<number> {
   const parsed = parseCommandLine(argv0, args, checkOptionSetting);
+  if (!modes.covers(parsed.invocation.mode)) return modes.handOver();
   emit(out, parsed.output);
   const inv = parsed.invocation;
   const caller = callerIdentity();
@@ -102,7 +100,7 @@ export async function main(argv0: string, args: readonly string[], out: Output =
   }
   if (exitStatus !== EX.OK && inv.mode !== 'test') return exitStatus;
 
-  return runMode(inv, config, caller, out, { cfPath, commandLine: [inv.argv0, ...args], log: log(), syserr });
+  return modes.run(inv, config, caller, out, { cfPath, commandLine: [inv.argv0, ...args], log: log(), syserr });
 }
 
 /** -d0.1 with -bC: the report needs the macros of a configuration that may not load cleanly. */
@@ -165,83 +163,3 @@ function printProblems(
   }
 }
 
-interface ModeContext {
-  readonly cfPath: string;
-  readonly commandLine: readonly string[];
-  readonly log: Logger;
-  readonly syserr: (message: string) => void;
-}
-
-async function runMode(inv: Invocation, config: Config, caller: Caller, out: Output, ctx: ModeContext): Promise<number> {
-  if ((inv.mode === 'deliver' || inv.mode === 'verify') && inv.operands.length === 0 && !inv.recipientsFromHeaders) {
-    // sendmail reads the message before giving up on it, so that the program
-    // writing it (cron, PHP) is not killed by SIGPIPE half-way
-    if (inv.mode === 'deliver') await drainStandardInput();
-    out.stdout('Recipient names must be specified');
-    return EX.USAGE;
-  }
-  switch (inv.mode) {
-    case 'deliver': {
-      const { submitFromStandardInput } = await import('./submit.js');
-      const status = await submitFromStandardInput(inv, config, caller, out, ctx.log);
-      if (out === processOutput) exitAtOnce(status);
-      return status;
-    }
-    case 'daemon':
-    case 'fgdaemon': {
-      const { daemonMode } = await import('../mta/daemon-mode.js');
-      const request = {
-        cfPath: ctx.cfPath,
-        config,
-        commandLineOptions: commandLineOptions(inv.options),
-        commandLineMacros: inv.macros,
-        label: inv.syslogLabel,
-        queueInterval: inv.queueRun?.interval ?? 0,
-        commandLine: ctx.commandLine,
-        log: ctx.log,
-        foreground: inv.mode === 'fgdaemon',
-      };
-      return daemonMode(request, out, ctx.syserr);
-    }
-    case 'queuerun': {
-      if (config.options.UseMSP) {
-        const { clientQueueRun } = await import('./client-queue-run.js');
-        return clientQueueRun(inv, config, ctx.log, out, ctx.commandLine);
-      }
-      const { queueRunMode } = await import('../mta/queue-run-mode.js');
-      return queueRunMode(inv, config, ctx, out);
-    }
-    case 'verify':
-      return (await import('./verify.js')).verifyAddresses(inv.operands, config, out);
-    case 'printnqe':
-      return (await import('./queue-count.js')).printQueueCount(config, out);
-    case 'hoststat':
-      return (await import('../delivery/remote/host-status/modes.js')).printHostStatus(config, out, ctx.log);
-    case 'purgestat':
-      return (await import('../delivery/remote/host-status/modes.js')).purgeHostStatusMode(config, out, ctx.log);
-    case 'print':
-      if (!config.options.UseMSP) return printQueue(config, out);
-      return (await import('./client-queue-listing.js')).printClientQueue(config, out);
-    case 'initalias': {
-      const { initAliases } = await import('./initalias.js');
-      return initAliases(inv, config, ctx.log, out);
-    }
-    case 'smtp':
-      return (await import('./smtp-mode.js')).smtpMode(inv, config, caller);
-    default:
-      break;
-  }
-  if (!AVAILABLE_MODES.has(inv.mode)) {
-    const what = describeMode(inv.mode);
-    const err = unavailable(inv.mode, what);
-    out.stderr(`${inv.argv0}: ${err.message}`);
-    return err.exit;
-  }
-  throw new PosternError(ERR.INTERNAL, `mode ${inv.mode} is marked available but has no handler`);
-}
-
-/** Reads standard input to its end (a terminal, a character device, is not waited on). */
-async function drainStandardInput(): Promise<void> {
-  if (fstatSync(0).isCharacterDevice()) return;
-  for await (const chunk of standardInput()) void chunk;
-}

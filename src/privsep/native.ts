@@ -13,7 +13,6 @@
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { packageRootFrom } from '../common/package-root.js';
-import { fileURLToPath } from 'node:url';
 
 export interface PeerCredentials {
   readonly pid: number;
@@ -92,7 +91,7 @@ let bindings: NativeBindings | undefined;
  */
 export function native(): NativeBindings {
   if (bindings) return bindings;
-  const path = join(packageRootFrom(fileURLToPath(import.meta.url)), ADDON);
+  const path = join(packageRootFrom(import.meta.filename), ADDON);
   // what require() does with a .node file, without the module loader's
   // lookups: `sendmail -t` loads the addon on every start
   const addon = { exports: {} as Partial<NativeBindings> };

@@ -1,10 +1,11 @@
-// Builds what `npm install` leaves runnable: dist/ (tsc), the bundled entry
-// point dist/bundle/postern.cjs (esbuild), and bin/ (the native launcher under
-// every name sendmail answers to).  The native addon and launcher themselves
+// Builds what `npm install` leaves runnable: dist/ (tsc), the bundled command
+// dist/bundle/{submit,postern}.cjs and the other bundles (esbuild), and bin/
+// (the native launcher under every name sendmail answers to).  The native addon and launcher themselves
 // are compiled by node-gyp in the package's "install" script.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -48,7 +49,11 @@ async function bundle() {
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
     charset: 'ascii',
-    define: { 'import.meta.url': '__postern_import_meta.url', 'import.meta.filename': '__filename' },
+    define: {
+      'import.meta.url': '__postern_import_meta.url',
+      'import.meta.filename': '__filename',
+      __POSTERN_BUILD_ID__: JSON.stringify(sourceDigest()),
+    },
     banner: { js: "var __postern_import_meta = { get url() { return require('url').pathToFileURL(__filename).href; } };" },
   });
   copyFileSync(join(root, 'scripts/boot.cjs'), join(root, 'dist/bundle/boot.cjs'));
@@ -68,12 +73,32 @@ async function bundle() {
   });
 }
 
+/** Identifies the build: a frozen configuration (src/config/frozen.ts) made by another is not used. */
+function sourceDigest() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'build') walk(path);
+      } else if (/\.(ts|c|h)$/.test(entry.name)) {
+        hash.update(`${path}\0`).update(readFileSync(path)).update('\0');
+      }
+    }
+  };
+  walk(join(root, 'src'));
+  return hash.digest('hex').slice(0, 32);
+}
+
 /**
  * The bundles' V8 code caches (see scripts/boot.cjs), each made by a warm-up
  * run of what most starts of it do.  postern.cjs: reads submit.cf and parses
  * a command line, then stops (-bv is not built, and writes nothing anywhere).
  * submit.cjs: a whole `sendmail -t` whose daemon socket and client queue do
- * not exist, so that it fails at the end having written nothing.
+ * not exist, so that it fails at the end having written nothing but, when
+ * the build runs as root, the frozen submit.cf (src/config/frozen.ts) the
+ * run before it left: the cache then holds what submissions do once root
+ * has frozen /etc/mail/submit.cf.
  */
 function codeCaches() {
   const warmUp = mkdtempSync(join(tmpdir(), 'postern-warm-up-'));
@@ -84,18 +109,20 @@ function codeCaches() {
       .replace(/^D\{SubmitSocket\}.*$/m, `D{SubmitSocket}${missing}/submit.sock`)
       .replace(/^O QueueDirectory=.*$/m, `O QueueDirectory=${missing}`);
     writeFileSync(submitCf, text, { mode: 0o644 });
+    const submission = ['-C', submitCf, '-t', '-i'];
     const runs = [
       ['postern', ['-C', join(root, 'conf/submit.cf'), '-bv', 'root'], ''],
-      ['submit', ['-C', submitCf, '-t', '-i'], 'To: root\nSubject: warm-up\n\nwarm-up\n'],
+      [null, submission, 'To: root\nSubject: warm-up\n\nwarm-up\n'],
+      ['submit', submission, 'To: root\nSubject: warm-up\n\nwarm-up\n'],
     ];
     for (const [name, args, input] of runs) {
-      const cache = join(root, `dist/bundle/${name}.cjs.cache`);
+      const cache = name === null ? null : join(root, `dist/bundle/${name}.cjs.cache`);
       spawnSync(process.execPath, [join(root, 'dist/bundle/boot.cjs'), ...args], {
-        env: { PATH: '/usr/bin:/bin', POSTERN_BUILD_CODE_CACHE: cache },
+        env: { PATH: '/usr/bin:/bin', ...(cache === null ? {} : { POSTERN_BUILD_CODE_CACHE: cache }) },
         input,
         stdio: ['pipe', 'ignore', 'ignore'],
       });
-      if (!existsSync(cache)) console.warn(`build: no code cache was made (${cache}); bin/sendmail works without it, a little slower`);
+      if (cache !== null && !existsSync(cache)) console.warn(`build: no code cache was made (${cache}); bin/sendmail works without it, a little slower`);
     }
     if (existsSync(missing)) throw new Error(`build: the warm-up submission wrote ${missing}`);
   } finally {

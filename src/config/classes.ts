@@ -8,7 +8,7 @@
  *   F{x}|/usr/bin/prog                 a program: recorded, not run
  *   F{x}key@hash:/etc/mail/map         a map lookup: recorded, not done
  */
-import { readFileSync } from 'node:fs';
+import { readInput } from './inputs.js';
 import { expandMacros, parseMacroName } from './macros.js';
 import type { Config } from './types.js';
 import { ValueError, errnoText, isSpace, words } from './values.js';
@@ -68,7 +68,7 @@ export function fileClassLine(config: Config, text: string, lineNo: number): voi
   config.classSources.push({ className, kind: 'file', source: file, format, optional, line: lineNo });
   let content: string;
   try {
-    content = readFileSync(file, 'utf8');
+    content = readInput(file);
   } catch (e) {
     addToClass(config, className, []);
     if (optional) return;

@@ -40,7 +40,10 @@
 import { parseConfigText, openConfigFile } from './cf-reader.js';
 import { checkFilesystem, finishConfig, type LoadMode } from './check.js';
 import { newConfig } from './defaults.js';
+import { freeze, thaw } from './frozen.js';
+import { recordInputs } from './inputs.js';
 import { newStickyState, setOptionText, type StickyState } from './options-parse.js';
+import { optionTable } from './options-table.js';
 import { ConfigError, Reporter } from './problems.js';
 import type { Config, Problem } from './types.js';
 
@@ -65,6 +68,11 @@ export interface LoadOptions {
   readonly commandLineMacros?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
   readonly mode?: LoadMode;
   readonly refuseUnsafe?: boolean;
+  /**
+   * This build's identity: take the frozen parse of the file when there is
+   * a trustworthy one, and leave one when running as root (see frozen.ts).
+   */
+  readonly frozen?: string;
 }
 
 export interface LoadResult {
@@ -95,9 +103,15 @@ function applyCommandLine(config: Config, opts: LoadOptions, sticky: StickyState
   return report;
 }
 
+type ReadResult = { config: Config; problems: Problem[]; unsafe: boolean; opened: boolean };
+
 /** Reads everything; never throws for configuration problems. */
-function read(path: string, opts: LoadOptions): { config: Config; problems: Problem[]; unsafe: boolean; opened: boolean } {
+function read(path: string, opts: LoadOptions): ReadResult {
   const mode = opts.mode ?? 'other';
+  if (opts.frozen !== undefined && commandLineKeepsOrder(opts)) {
+    const quick = readThroughFrozen(path, opts, mode, opts.frozen);
+    if (quick !== null) return quick;
+  }
   const config = newConfig(path);
   const sticky = newStickyState();
   const cmd = applyCommandLine(config, opts, sticky);
@@ -117,6 +131,50 @@ function read(path: string, opts: LoadOptions): { config: Config; problems: Prob
   parseConfigText(file.text, config, report, sticky);
   finishConfig(config, report, mode);
   return { config, problems: [...problems, ...report.problems], unsafe: file.safety.unsafe, opened: true };
+}
+
+/**
+ * Options whose command-line setting replaces the file's whole, and that
+ * nothing else in the file reads: for them, applying the command line after
+ * the file (as a frozen parse must) gives what sendmail's order, command
+ * line first and sticky, gives.  The ones cron, PHP, mutt and git set:
+ * -i/-oi, -oem and the other -oe, -odq/-odi/-odb, -m/-om.
+ */
+const FROZEN_OPTIONS = new Set(['ignoredots', 'errormode', 'deliverymode', 'metoo']);
+
+function commandLineKeepsOrder(opts: LoadOptions): boolean {
+  if ((opts.commandLineMacros ?? []).length > 0) return false;
+  return (opts.commandLineOptions ?? []).every((o) => {
+    const form = o.form ?? (o.name.length === 1 ? 'letter' : 'long');
+    const name = form === 'letter' ? optionTable().find((info) => info.letter === o.name)?.name : o.name;
+    return name !== undefined && FROZEN_OPTIONS.has(name.toLowerCase());
+  });
+}
+
+/**
+ * The file's parse taken from its frozen form, or made and (as root) frozen,
+ * then the command line and the final checks on top.  Null sends the caller
+ * down the usual path, which reports whatever this one met: an unsafe file,
+ * a problem in the file or in the command line.
+ */
+function readThroughFrozen(path: string, opts: LoadOptions, mode: LoadMode, build: string): ReadResult | null {
+  const report = new Reporter(path);
+  const file = openConfigFile(path, report);
+  if (file === null || file.safety.unsafe || report.problems.length > 0) return null;
+  let config = thaw(path, file.text, build);
+  if (config === null) {
+    const parsed = recordInputs(() => {
+      const fresh = newConfig(path);
+      parseConfigText(file.text, fresh, report, newStickyState());
+      return fresh;
+    });
+    if (report.problems.length > 0) return null;
+    config = parsed.result;
+    freeze(path, file.text, parsed.inputs, config, build);
+  }
+  if (applyCommandLine(config, opts, newStickyState()).problems.length > 0) return null;
+  finishConfig(config, report, mode);
+  return { config, problems: report.problems, unsafe: false, opened: true };
 }
 
 /** Reads a .cf; see the top of this file. */

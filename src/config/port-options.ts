@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ipVersion as isIP } from '../common/ip.js';
 import { defaultPortOptions } from './defaults.js';
+import { noteUnrecordedInput } from './inputs.js';
 import type { AddressFamily, DeliveryMode, PortOptions } from './types.js';
 import { ValueError, isDigit } from './values.js';
 
@@ -38,6 +39,8 @@ let servicesFile: Map<string, number> | null = null;
 
 /** A TCP service name from /etc/services (read once, on first need). */
 function serviceFromFile(name: string): number | undefined {
+  // read once per process, so a second parse would not see it read: such a parse is not frozen
+  noteUnrecordedInput();
   if (servicesFile === null) {
     servicesFile = new Map();
     let text = '';

@@ -19,6 +19,13 @@ import { checkPermissions, callerIdentity, isTrusted } from './permissions.js';
 import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
 import { versionReport, wantsVersionReport } from './version.js';
 
+/**
+ * A digest of the sources, set by scripts/build.mjs in the bundles: a frozen
+ * configuration (src/config/frozen.ts) is good for the build that made it only.
+ */
+declare const __POSTERN_BUILD_ID__: string | undefined;
+const BUILD_ID = typeof __POSTERN_BUILD_ID__ === 'string' ? __POSTERN_BUILD_ID__ : undefined;
+
 /** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
 export const CONFIG_DIR = '/etc/mail';
 
@@ -69,6 +76,8 @@ export async function main(argv0: string, args: readonly string[], modes: ModeTa
       ...configInputs(inv),
       mode: inv.mode === 'test' ? 'test' : daemonStyle || inv.mode === 'smtp' ? 'daemon' : 'other',
       refuseUnsafe: caller.uid !== 0,
+      // the submission, which cron and PHP start for every message, reads submit.cf frozen
+      ...(inv.mode === 'deliver' ? { frozen: BUILD_ID } : {}),
     });
     printProblems(loaded.problems, printed, out, say);
     config = loaded.config;

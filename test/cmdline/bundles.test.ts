@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -52,6 +52,8 @@ test('sendmail -t runs the submission bundle alone; other modes and names reach 
   const submission = traced(dir, 'sendmail', ['-C', submitCf, '-t', '-i'], 'To: root\nSubject: bundles\n\nhello\n');
   assert.equal(submission.status, 0, submission.output);
   assert.deepEqual(submission.bundles, ['submit']);
+  // run as root, the submission left submit.cf's parse beside it for the next (src/config/frozen.ts)
+  assert.equal(existsSync(join(dir, 'submit.fc')), process.getuid?.() === 0);
 
   const listing = traced(dir, 'sendmail', ['-C', submitCf, '-bp']);
   assert.equal(listing.status, 0, listing.output);

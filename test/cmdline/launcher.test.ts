@@ -217,8 +217,12 @@ test("the caller's NODE_OPTIONS does not reach Node: nothing preloaded, no optio
   assert.equal(existsSync(marker), false, 'the preload never ran');
 });
 
-test('a message piped to sendmail without recipients is read to the end, so the writer is not killed by SIGPIPE', async () => {
-  const child = spawn(sendmail, ['-C', join(repoRoot, 'conf', 'submit.cf')], { stdio: ['pipe', 'pipe', 'pipe'] });
+test('a message piped to sendmail without recipients is read to the end, so the writer is not killed by SIGPIPE', async (t) => {
+  // a copy: a run as root leaves a frozen configuration beside the .cf it read
+  const dir = mkdtempSync(join(tmpdir(), 'postern-sigpipe-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(repoRoot, 'conf', 'submit.cf'), join(dir, 'submit.cf'));
+  const child = spawn(sendmail, ['-C', join(dir, 'submit.cf')], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d));

@@ -1,0 +1,115 @@
+/**
+ * Frozen configurations.  `sendmail -t` reads submit.cf at every start, and
+ * cron and PHP start it thousands of times: parsing the file was 2 of the
+ * 12 ms a submission spent beyond Node's own start.  So a submission run by
+ * root that parses a .cf cleanly leaves the parse beside it, `submit.cf` →
+ * `submit.fc` (sendmail 8.6 had frozen configurations, `-bz`, under that
+ * name), and later submissions take it instead of parsing, when
+ *   - it is a regular file owned by root and writable by no one else, in the
+ *     .cf's own directory (whose path openConfigFile() found safe), opened
+ *     without following a link;
+ *   - this very build made it (the parser's code is part of what it holds);
+ *   - the .cf's path and text, and every file the parse read (F lines' class
+ *     files: their text, or that they were missing), are the same now.
+ * Anything else, or any error reading it, means parsing as before.  It
+ * holds the parse of the file alone: loadConfig() applies the command
+ * line's options and finishConfig() afterwards (see FROZEN_OPTIONS).
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { Inputs } from './inputs.js';
+import type { Config } from './types.js';
+
+interface FrozenFile {
+  readonly build: string;
+  readonly path: string;
+  readonly text: string;
+  readonly inputs: ReadonlyArray<readonly [string, string | null]>;
+  readonly config: unknown;
+}
+
+/** `/etc/mail/submit.cf` → `/etc/mail/submit.fc`; a name not ending in .cf gets .fc added. */
+export function frozenPath(cfPath: string): string {
+  return cfPath.endsWith('.cf') ? `${cfPath.slice(0, -3)}.fc` : `${cfPath}.fc`;
+}
+
+/** The configuration frozen for this .cf text, or null when there is none to trust. */
+export function thaw(cfPath: string, text: string, build: string): Config | null {
+  let fd: number;
+  try {
+    fd = openSync(frozenPath(cfPath), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0) return null;
+    const frozen = JSON.parse(readFileSync(fd, 'utf8')) as FrozenFile;
+    if (frozen.build !== build || frozen.path !== cfPath || frozen.text !== text) return null;
+    for (const [file, was] of frozen.inputs) if (currentText(file) !== was) return null;
+    return revive(frozen.config) as Config;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Leaves the parse beside the .cf, when running as root (the only writer
+ * thaw() trusts).  Best effort: a directory root cannot write, or a
+ * configuration the file format cannot hold exactly, leaves nothing.
+ */
+export function freeze(cfPath: string, text: string, inputs: Inputs, config: Config, build: string): void {
+  if (process.getuid?.() !== 0 || inputs.unfreezable) return;
+  const encoded = JSON.stringify(tag(config));
+  if (!isDeepStrictEqual(revive(JSON.parse(encoded)), config)) return;
+  const frozen = `{"build":${JSON.stringify(build)},"path":${JSON.stringify(cfPath)},"text":${JSON.stringify(text)},"inputs":${JSON.stringify([...inputs.files])},"config":${encoded}}`;
+  const target = frozenPath(cfPath);
+  const temporary = join(dirname(target), `.${basename(target)}.${process.pid}`);
+  try {
+    writeFileSync(temporary, frozen, { mode: 0o644, flag: 'wx' });
+    renameSync(temporary, target);
+  } catch {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // nothing was written
+    }
+  }
+}
+
+function currentText(file: string): string | null | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+  }
+}
+
+// JSON has no Map or Set: they are written as {"$Map": entries} and {"$Set": values}.
+// freeze() checks that what it wrote reads back equal, so a configuration holding
+// anything else JSON cannot keep (undefined, a class, such a key of its own) is never frozen.
+
+function tag(value: unknown): unknown {
+  if (value instanceof Map) return { $Map: [...value].map(([k, v]) => [tag(k), tag(v)]) };
+  if (value instanceof Set) return { $Set: [...value].map(tag) };
+  if (Array.isArray(value)) return value.map(tag);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = tag(v);
+    return out;
+  }
+  return value;
+}
+
+function revive(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(revive);
+  if (value === null || typeof value !== 'object') return value;
+  const record = value as Record<string, unknown>;
+  if (Array.isArray(record['$Map'])) return new Map((record['$Map'] as [unknown, unknown][]).map(([k, v]) => [revive(k), revive(v)]));
+  if (Array.isArray(record['$Set'])) return new Set((record['$Set'] as unknown[]).map(revive));
+  for (const k of Object.keys(record)) record[k] = revive(record[k]);
+  return record;
+}

@@ -43,7 +43,7 @@ import { newConfig } from './defaults.js';
 import { freeze, thaw } from './frozen.js';
 import { recordInputs } from './inputs.js';
 import { newStickyState, setOptionText, type StickyState } from './options-parse.js';
-import { optionTable } from './options-table.js';
+import { lookupLetter } from './options-table.js';
 import { ConfigError, Reporter } from './problems.js';
 import type { Config, Problem } from './types.js';
 
@@ -146,8 +146,9 @@ function commandLineKeepsOrder(opts: LoadOptions): boolean {
   if ((opts.commandLineMacros ?? []).length > 0) return false;
   return (opts.commandLineOptions ?? []).every((o) => {
     const form = o.form ?? (o.name.length === 1 ? 'letter' : 'long');
-    const name = form === 'letter' ? optionTable().find((info) => info.letter === o.name)?.name : o.name;
-    return name !== undefined && FROZEN_OPTIONS.has(name.toLowerCase());
+    const info = form === 'letter' ? lookupLetter(o.name) : null;
+    const name = info === null ? o.name : 'error' in info ? '' : info.name;
+    return FROZEN_OPTIONS.has(name.toLowerCase());
   });
 }
 

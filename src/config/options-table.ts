@@ -196,25 +196,32 @@ const ROWS: Row[] = [
   ['CipherSuites', '', 0, 'string', 1],
 ];
 
-let table: OptionInfo[] | null = null;
+// Built row by row on first use: a submission looks up one or two options by
+// letter, and building all of them was 0.2 ms of its start.
+const infos: Array<OptionInfo | undefined> = [];
+let lowerNames: string[] | null = null;
 
-/** The option table, built on first use. */
-export function optionTable(): readonly OptionInfo[] {
-  if (table === null) {
-    table = ROWS.map(([name, letter, safe, kind, custom, unit]) => {
-      const info: OptionInfo = {
-        name,
-        letter,
-        safe: safe === 1,
-        subOptions: kind === 'suboptions',
-        kind,
-        custom: custom === 1,
-        ...(unit === undefined ? {} : { unit }),
-      };
-      return Object.freeze(info);
+function infoAt(i: number): OptionInfo {
+  let info = infos[i];
+  if (info === undefined) {
+    const [name, letter, safe, kind, custom, unit] = ROWS[i]!;
+    info = Object.freeze({
+      name,
+      letter,
+      safe: safe === 1,
+      subOptions: kind === 'suboptions',
+      kind,
+      custom: custom === 1,
+      ...(unit === undefined ? {} : { unit }),
     });
+    infos[i] = info;
   }
-  return table;
+  return info;
+}
+
+/** The option table. */
+export function optionTable(): readonly OptionInfo[] {
+  return ROWS.map((_, i) => infoAt(i));
 }
 
 /** The long names, in sendmail's order (the two letter-only entries as ''). */
@@ -239,14 +246,15 @@ export type LongNameLookup =
  */
 export function lookupLongName(name: string): LongNameLookup {
   const lower = name.toLowerCase();
+  lowerNames ??= ROWS.map((row) => row[0].toLowerCase());
   let candidate: OptionInfo | null = null;
-  for (const o of optionTable()) {
-    if (o.name.length < lower.length || o.name.slice(0, lower.length).toLowerCase() !== lower) continue;
-    if (o.name.length === lower.length) return { info: o, abbreviation: false };
+  for (let i = 0; i < ROWS.length; i++) {
+    if (!lowerNames[i]!.startsWith(lower)) continue;
+    if (lowerNames[i]!.length === lower.length) return { info: infoAt(i), abbreviation: false };
     if (candidate !== null) {
-      return { error: `readcf: ambiguous option name ${name} (matches ${candidate.name} and ${o.name})` };
+      return { error: `readcf: ambiguous option name ${name} (matches ${candidate.name} and ${ROWS[i]![0]})` };
     }
-    candidate = o;
+    candidate = infoAt(i);
   }
   if (candidate === null) return { error: `readcf: unknown option name ${name}` };
   return { info: candidate, abbreviation: true };
@@ -255,7 +263,7 @@ export function lookupLongName(name: string): LongNameLookup {
 /** Finds an option by its single-letter name. */
 export function lookupLetter(letter: string): OptionInfo | { readonly error: string } {
   if (letter !== '') {
-    for (const o of optionTable()) if (o.letter === letter) return o;
+    for (let i = 0; i < ROWS.length; i++) if (ROWS[i]![1] === letter) return infoAt(i);
   }
   const code = letter === '' ? 0 : letter.charCodeAt(0) & 0xff;
   return { error: `readcf: unknown option name 0x${code.toString(16)}` };

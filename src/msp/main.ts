@@ -7,7 +7,6 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { errnoText } from '../config/values.js';
 import { ERR, PosternError } from '../common/errors.js';
-import { systemIdentity } from '../common/identity.js';
 import { EX } from '../common/sysexits.js';
 import { ConfigError, checkConfig, formatOptionNames, loadConfig, problemsExitCode, type Config, type Problem } from '../config/index.js';
 import { configPath, type Invocation } from './cmdline/invocation.js';
@@ -65,7 +64,7 @@ export async function main(argv0: string, args: readonly string[], modes: ModeTa
   const printed = parsed.output.map((d) => d.text);
   if (inv.mode === 'checkconfig') {
     const problems = checkConfig(cfPath, configInputs(inv));
-    if (wantsVersionReport(inv.debug)) reportVersion(cfPath, inv, out);
+    if (wantsVersionReport(inv.debug)) await reportVersion(cfPath, inv, out);
     printProblems(problems, printed, out, say);
     return problems.length === 0 ? parsed.exitStatus : problemsExitCode(problems);
   }
@@ -88,7 +87,7 @@ export async function main(argv0: string, args: readonly string[], modes: ModeTa
     return e.exitStatus;
   }
 
-  if (wantsVersionReport(inv.debug)) for (const line of versionReport(config, systemIdentity())) out.stdout(line);
+  if (wantsVersionReport(inv.debug)) for (const line of await versionLines(config)) out.stdout(line);
 
   let exitStatus: number = parsed.exitStatus;
   const usage = (err: PosternError) => {
@@ -113,7 +112,7 @@ export async function main(argv0: string, args: readonly string[], modes: ModeTa
 }
 
 /** -d0.1 with -bC: the report needs the macros of a configuration that may not load cleanly. */
-function reportVersion(cfPath: string, inv: Invocation, out: Output): void {
+async function reportVersion(cfPath: string, inv: Invocation, out: Output): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(cfPath, { ...configInputs(inv), mode: 'check' }).config;
@@ -121,7 +120,13 @@ function reportVersion(cfPath: string, inv: Invocation, out: Output): void {
     if (!(e instanceof ConfigError)) throw e;
     return;
   }
-  for (const line of versionReport(config, systemIdentity())) out.stdout(line);
+  for (const line of await versionLines(config)) out.stdout(line);
+}
+
+/** The -d0.1 report; loaded when asked for, as it needs node:os, which a submission does not. */
+async function versionLines(config: Config): Promise<string[]> {
+  const { systemIdentity } = await import('../common/identity.js');
+  return versionReport(config, systemIdentity());
 }
 
 /** The logger is opened on first use, so a run that logs nothing never loads the addon. */

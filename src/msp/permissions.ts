@@ -5,7 +5,6 @@
  * (unless in class t) rebuild the aliases.  The denial is logged at alert
  * as sendmail logs it.
  */
-import { userInfo } from 'node:os';
 import { ERR, PosternError } from '../common/errors.js';
 import type { Config } from '../config/index.js';
 import { lookupUser } from '../privsep/passwd.js';
@@ -18,16 +17,28 @@ export interface Caller {
   readonly name: string;
 }
 
+/**
+ * The caller, with the name looked up when first asked for: a submission
+ * seldom needs it, and node:os, which looks it up, took 0.2 ms to load.
+ */
 export function callerIdentity(): Caller {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  let name: string;
-  try {
-    name = userInfo().username;
-  } catch {
-    name = `Unknown UID ${uid}`;
-  }
-  return { uid, gid, name };
+  let name: string | undefined;
+  return {
+    uid,
+    gid,
+    get name() {
+      if (name === undefined) {
+        try {
+          name = process.getBuiltinModule('node:os').userInfo().username;
+        } catch {
+          name = `Unknown UID ${uid}`;
+        }
+      }
+      return name;
+    },
+  };
 }
 
 export interface Denial extends PosternError {
@@ -51,7 +62,13 @@ export function isTrusted(config: Config, caller: Caller): boolean {
 }
 
 export function checkPermissions(inv: Invocation, config: Config, caller: Caller): Denial | undefined {
-  if (caller.uid === 0 || caller.uid === trustedUid(config.options.TrustedUser)) return undefined;
+  const denial = modeDenial(inv, config, caller);
+  // the TrustedUser is looked up (a read of /etc/passwd) only for a mode it matters to
+  if (denial === undefined || caller.uid === 0 || caller.uid === trustedUid(config.options.TrustedUser)) return undefined;
+  return denial;
+}
+
+function modeDenial(inv: Invocation, config: Config, caller: Caller): Denial | undefined {
   switch (inv.mode) {
     case 'queuerun':
       if (inv.quarantineReason !== undefined) return deny(caller, 'quarantine jobs');

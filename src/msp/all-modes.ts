@@ -65,7 +65,7 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       return initAliases(inv, config, ctx.log, out);
     }
     case 'smtp':
-      return (await import('./smtp-mode.js')).smtpMode(inv, config, caller);
+      return (await import('./smtp-mode.js')).smtpMode(inv, config, caller, ctx.log);
     default:
       break;
   }

@@ -5,7 +5,10 @@
  * accepted message goes to the daemon's submission socket as `sendmail -f
  * SENDER RCPT...` would send it, so the daemon makes its headers and takes
  * its trust decisions (X-Authentication-Warning for a sender the caller may
- * not claim); with no daemon it waits in the client queue, as -t's does.
+ * not claim).  With no daemon, or one that cannot take it now, it waits in
+ * the client queue and the client hears 250, as sendmail's MSP answers; a
+ * refusal (5xx) is the client's reply (sendmail's MSP answers 250 and
+ * mails the sender a bounce).
  *
  * A loop of its own rather than the daemon's Session: that one is built on
  * a TCP socket (peer address, STARTTLS, AUTH), judges recipients and relay
@@ -18,6 +21,7 @@
 import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { ERR, isPosternError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import { EX } from '../common/sysexits.js';
 import { expandMacros, type Config } from '../config/index.js';
 import { systemIdentity } from '../common/identity.js';
@@ -36,6 +40,7 @@ import type { Caller } from './permissions.js';
 import { arpaDate } from './submission/compose.js';
 import { submissionRequest, submitSocketPath } from './submit.js';
 import { submitMessage, type SubmissionReply, type SubmissionRequest } from './submit-protocol.js';
+import { isTemporary } from './submit-wire.js';
 
 const DAEMON_ABSENT = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
 const MAX_BAD_COMMANDS = 25;
@@ -62,6 +67,7 @@ class BsSession {
     private readonly inv: Invocation,
     private readonly config: Config,
     private readonly caller: Caller,
+    private readonly log: Logger,
   ) {
     this.host = config.macros.get('j') ?? systemIdentity().canonicalName;
     this.authinfo = `${caller.name}@localhost`;
@@ -297,6 +303,17 @@ class BsSession {
     let reply: SubmissionReply;
     try {
       reply = await this.submit(request, spooled);
+      // a daemon that cannot take it now: the client queue keeps it and the client hears
+      // 250, as sendmail 8.17's MSP answers (measured: 451 at the MTA, 250 and the
+      // message waiting in clientmqueue, "Deferred: 451 ...")
+      if (!reply.ok && isTemporary(reply) && this.config.options.QueueDirectory !== null) {
+        const kept = await this.keep(request, spooled);
+        if (kept.ok) {
+          // logged as -t logs it (submit.ts): the id is the one mailq -Ac shows
+          this.log.info(8, kept.id, `stat=Deferred: ${reply.lines.join(' ') || reply.code}`);
+          reply = kept;
+        }
+      }
     } finally {
       await spooled.dispose();
     }
@@ -313,16 +330,20 @@ class BsSession {
       return await submitMessage(submitSocketPath(this.config), request, message.read());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const dir = this.config.options.QueueDirectory;
-      if (code === undefined || !DAEMON_ABSENT.has(code) || dir === null) throw e;
-      const { queueForLater } = await import('./client-queue.js');
-      return queueForLater(dir, request, message.read());
+      if (code === undefined || !DAEMON_ABSENT.has(code) || this.config.options.QueueDirectory === null) throw e;
+      return this.keep(request, message);
     }
+  }
+
+  /** Into the client queue, for the client-queue runner to hand over later. */
+  private async keep(request: SubmissionRequest, message: SpooledBody): Promise<SubmissionReply> {
+    const { queueForLater } = await import('./client-queue.js');
+    return queueForLater(this.config.options.QueueDirectory!, request, message.read());
   }
 }
 
-export async function smtpMode(inv: Invocation, config: Config, caller: Caller): Promise<number> {
-  const s = new BsSession(inv, config, caller);
+export async function smtpMode(inv: Invocation, config: Config, caller: Caller, log: Logger): Promise<number> {
+  const s = new BsSession(inv, config, caller, log);
   s.greet();
   while (!s.done) await s.step();
   process.stdin.destroy();

@@ -269,3 +269,58 @@ process.stdout.write(JSON.stringify({ status, base, peak: process.resourceUsage(
   assert.equal(cq.ready[0]!.message.length, head.length + total);
   assert.equal(sha256(cq.ready[0]!.message), hash.digest('hex'));
 });
+
+/**
+ * sendmail -C submit.cf -bs, one command after each reply (input waiting
+ * after EHLO or DATA is refused); the replies, the exit status and what
+ * went to standard error.
+ */
+function bsSession(s: Setup, commands: readonly string[], text: string): Promise<{ replies: string[]; code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SENDMAIL, ['-C', s.submitCf, '-bs'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const replies: string[] = [];
+    const pending = [...commands];
+    let buffered = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.on('data', (d: Buffer) => {
+      buffered += d.toString('latin1');
+      for (let nl = buffered.indexOf('\r\n'); nl >= 0; nl = buffered.indexOf('\r\n')) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 2);
+        replies.push(line);
+        if (line[3] === '-') continue;
+        if (line.startsWith('354')) child.stdin.write(`${text}.\r\n`);
+        else if (pending.length > 0) child.stdin.write(`${pending.shift()}\r\n`);
+        else child.stdin.end();
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ replies, code, stderr }));
+  });
+}
+
+test('sendmail -bs: a daemon that cannot take the message now gets 250 said for it, and the client queue keeps it; a refusal is the client\'s', async (t) => {
+  const s = setup(t);
+  const replies: SubmissionReply[] = [TEMPFAIL, { ok: false, code: 'MILTER_REJECT', exit: 69, lines: ['554 5.7.0 not this message'] }];
+  let next = 0;
+  const seen = await daemon(t, s.socket, () => replies[next++]!);
+  const session = ['EHLO client.example.test', 'MAIL FROM:<alice@example.test>', 'RCPT TO:<bob@example.test>', 'DATA'];
+  const text = 'Subject: by -bs\r\n\r\nkept for later\r\n';
+
+  const deferred = await bsSession(s, [...session, 'QUIT'], text);
+  assert.equal(deferred.code, 0, deferred.stderr);
+  const dot = deferred.replies.find((l) => l.startsWith('250 2.0.0 ') && l.endsWith(' Message accepted for delivery'));
+  assert.ok(dot !== undefined, deferred.replies.join('\n'));
+  const cq = clientQueue(s.queue);
+  assert.equal(cq.ready.length, 1, cq.names.join(' '));
+  assert.equal(dot, `250 2.0.0 ${cq.ready[0]!.name.slice(2)} Message accepted for delivery`);
+  assert.equal(cq.ready[0]!.message.toString(), 'Subject: by -bs\n\nkept for later\n');
+  assert.deepEqual(cq.ready[0]!.request.recipients, ['bob@example.test']);
+  assert.equal(seen[0]!.sha256, sha256('Subject: by -bs\n\nkept for later\n'), 'the daemon had had the whole message');
+  assert.ok(logLines(deferred.stderr).some((l) => l.endsWith(`: ${cq.ready[0]!.name.slice(2)}: stat=Deferred: 451 4.3.2 Please try again later`)), deferred.stderr);
+
+  const refused = await bsSession(s, [...session, 'QUIT'], text);
+  assert.ok(refused.replies.some((l) => /^5\d\d 5\.7\.\d not this message$/.test(l)), refused.replies.join('\n'));
+  assert.equal(clientQueue(s.queue).ready.length, 1, 'nothing more queued');
+});

@@ -25,29 +25,20 @@ function runBundle(name) {
   } catch {
     cachedData = undefined;
   }
-  // latin1: the bundles are ASCII (esbuild escapes the rest), and this decodes without a scan
-  // Module.wrap()'s text, without loading node:module (0.4 ms of a start)
+  // Module.wrap()'s text, without loading node:module (0.4 ms of a start); latin1: the
+  // bundles are ASCII (esbuild escapes the rest), and this decodes without a scan
   const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'latin1')}\n});`;
   const script = new Script(source, { filename: file, cachedData });
   if (process.env.POSTERN_BUILD_CODE_CACHE === cacheFile) {
-    // the build's warm-up run: keep what it compiled, once the command is done
-    // (a finished submission ends by process.reallyExit(), without the 'exit' event)
-    const keep = () => {
+    // the build's warm-up run: keep what it compiled, once the command is done (a
+    // finished submission ends by _exit(2), after emitting 'exit': src/msp/exit-at-once.ts)
+    process.on('exit', () => {
       try {
         writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
         renameSync(`${cacheFile}.tmp`, cacheFile);
       } catch (e) {
         process.stderr.write(`boot: cannot write ${cacheFile}: ${e.message}\n`);
       }
-    };
-    const reallyExit = process.reallyExit;
-    process.reallyExit = (code) => {
-      keep();
-      reallyExit.call(process, code);
-    };
-    process.on('exit', () => {
-      process.reallyExit = reallyExit;
-      keep();
     });
   }
   const module_ = { exports: {} };

@@ -75,6 +75,8 @@ export interface NativeBindings {
   /** The message is passed to syslog(3) as data ("%s"), never as a format. */
   syslog(priority: number, message: string): void;
   closelog(): void;
+  /** _exit(2): no exit(3) handlers, no teardown; what was written must already be out. */
+  exitNow(status: number): never;
 }
 
 /** The addon as node-gyp leaves it, relative to the package root. */

@@ -611,3 +611,18 @@ test('waitReadable: a timeout runs out, and -1 waits for input from another proc
   assert.ok(report.waited >= 45, `waited ${report.waited} ms`);
   assert.equal(report.long, true);
 });
+
+test('exitNow ends the process at once with its status: what was written is out, no exit handler runs', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const source = `
+    import { native } from ${JSON.stringify(NATIVE)};
+    import { writeSync } from 'node:fs';
+    process.on('exit', () => writeSync(1, 'exit handler ran\\n'));
+    process.stdout.write('written before\\n');
+    native().exitNow(7);
+    writeSync(1, 'after exitNow\\n');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8' });
+  assert.equal(r.status, 7, r.stderr);
+  assert.equal(r.stdout, 'written before\n');
+  assert.throws(() => native().exitNow(256), TypeError);
+});

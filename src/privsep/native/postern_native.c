@@ -480,6 +480,18 @@ static napi_value WaitReadable(napi_env env, napi_callback_info info) {
   return js_bool(env, rc > 0);
 }
 
+/*
+ * exitNow(status): _exit(2).  For a finished submission: everything it wrote
+ * went out synchronously, and exit(3)'s handlers (V8's, OpenSSL's) and
+ * Node's teardown only cost time.
+ */
+static napi_value ExitNow(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t status;
+  TRY(int_arg(env, argv[0], "status", 0, 255, false, &status));
+  _exit((int)status);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
   static const napi_property_descriptor fns[] = {
@@ -488,7 +500,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("flock", Flock), FN("recordLock", RecordLock), FN("descriptionLock", DescriptionLock), FN("recordLockHolder", RecordLockHolder),
       FN("setrlimit", Setrlimit), FN("getrlimit", Getrlimit), FN("setNoNewPrivs", SetNoNewPrivs),
       FN("listenSocket", ListenSocket), FN("connectUnix", ConnectUnix), FN("shutdownWrite", ShutdownWrite),
-      FN("waitReadable", WaitReadable), FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog)};
+      FN("waitReadable", WaitReadable), FN("openlog", Openlog), FN("syslog", Syslog), FN("closelog", Closelog),
+      FN("exitNow", ExitNow)};
 #undef FN
   return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) == napi_ok ? exports : NULL;
 }

@@ -18,18 +18,14 @@ const sendmail = join(root, 'bin', 'sendmail');
 const env = { PATH: '/usr/bin:/bin', HOME: '/nonexistent', LANG: 'C' };
 const message = 'To: root\nSubject: bench\n\nhello\n';
 
-function median(command, args, input = '') {
-  const times = [];
-  let failures = 0;
-  for (let i = 0; i < runs; i++) {
-    const start = process.hrtime.bigint();
-    const r = spawnSync(command, args, { input, env, stdio: ['pipe', 'ignore', 'pipe'] });
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    if (r.status !== 0) failures++;
-  }
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)], failures };
+/** One run: wall time from spawn to exit, in ms, and whether it exited 0. */
+function timed(command, args, input = '') {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(command, args, { input, env, stdio: ['pipe', 'ignore', 'pipe'] });
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, ok: r.status === 0 };
 }
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
 const asRoot = process.getuid() === 0;
@@ -51,11 +47,25 @@ try {
   if (real !== undefined) rows.push([`real ${real} -t -i`, real, ['-t', '-i'], message]);
   else console.log('(no real sendmail installed: its figure is not shown)');
 
-  console.log(`median and 90th percentile of ${runs} runs, ms`);
-  for (const [label, command, args, input] of rows) {
-    const r = median(command, args, input);
-    console.log(`${r.median.toFixed(1).padStart(8)} ${r.p90.toFixed(1).padStart(8)}  ${label}${r.failures ? `  (${r.failures} failed)` : ''}`);
+  // interleaved: each round runs every row once, so that a busy spell of the
+  // machine weighs on all of them alike and the differences stay meaningful
+  const results = rows.map(() => ({ times: [], failures: 0 }));
+  for (let i = 0; i < runs; i++) {
+    rows.forEach(([, command, args, input], k) => {
+      const r = timed(command, args, input);
+      results[k].times.push(r.ms);
+      if (!r.ok) results[k].failures++;
+    });
   }
+  console.log(`median and 90th percentile of ${runs} interleaved runs, ms`);
+  const nodeMedian = quantile([...results[0].times].sort((a, b) => a - b), 0.5);
+  rows.forEach(([label], k) => {
+    const sorted = [...results[k].times].sort((a, b) => a - b);
+    const median = quantile(sorted, 0.5);
+    const beyond = k === 0 ? '' : `  (${(median - nodeMedian).toFixed(1)} beyond Node's)`;
+    const failed = results[k].failures ? `  (${results[k].failures} failed)` : '';
+    console.log(`${median.toFixed(1).padStart(8)} ${quantile(sorted, 0.9).toFixed(1).padStart(8)}  ${label}${beyond}${failed}`);
+  });
 } finally {
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('exit', r));

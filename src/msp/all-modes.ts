@@ -1,9 +1,12 @@
 /** Every operation mode: the table of the whole command (dist/bundle/postern.cjs). */
+import { join } from 'node:path';
+import { BUILD_ID } from '../common/build-id.js';
 import { ERR, PosternError } from '../common/errors.js';
 import { EX } from '../common/sysexits.js';
-import type { Config } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { commandLineOptions } from './command-options.js';
 import type { Invocation } from './cmdline/invocation.js';
+import { CONFIG_DIR } from './main.js';
 import { deliverMode, recipientsMissing } from './deliver-mode.js';
 import type { ModeContext, ModeTable } from './mode-table.js';
 import { AVAILABLE_MODES, describeMode, unavailable } from './modes.js';
@@ -23,6 +26,7 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
       return deliverMode(inv, config, caller, out, ctx);
     case 'daemon':
     case 'fgdaemon': {
+      freezeSystemSubmitCf(ctx.cfPath);
       const { daemonMode } = await import('../mta/daemon-mode.js');
       const request = {
         cfPath: ctx.cfPath,
@@ -76,4 +80,20 @@ async function runMode(inv: Invocation, config: Config, caller: Caller, out: Out
     return err.exit;
   }
   throw new PosternError(ERR.INTERNAL, `mode ${inv.mode} is marked available but has no handler`);
+}
+
+/**
+ * The daemon, started as root on the system's configuration, leaves the
+ * system's submit.cf frozen for the submissions to come (src/config/frozen.ts):
+ * otherwise only a submission by root would, and until one did every
+ * submission would parse the file.  A submit.cf with a problem is left to
+ * the submissions to report.
+ */
+function freezeSystemSubmitCf(cfPath: string): void {
+  if (BUILD_ID === undefined || process.getuid?.() !== 0 || cfPath !== join(CONFIG_DIR, 'sendmail.cf')) return;
+  try {
+    loadConfig(join(CONFIG_DIR, 'submit.cf'), { mode: 'other', frozen: BUILD_ID });
+  } catch {
+    // reported by the submissions that read it
+  }
 }

@@ -5,6 +5,7 @@
  * which error a caller sees first.
  */
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { BUILD_ID } from '../common/build-id.js';
 import { errnoText } from '../config/values.js';
 import { ERR, PosternError } from '../common/errors.js';
 import { EX } from '../common/sysexits.js';
@@ -17,13 +18,6 @@ import { emit, processOutput, writeRaw, type Output } from './output.js';
 import { checkPermissions, callerIdentity, isTrusted } from './permissions.js';
 import { DEFAULT_LOG_LEVEL, NOQID, openLogger, type Logger } from '../common/log.js';
 import { versionReport, wantsVersionReport } from './version.js';
-
-/**
- * A digest of the sources, set by scripts/build.mjs in the bundles: a frozen
- * configuration (src/config/frozen.ts) is good for the build that made it only.
- */
-declare const __POSTERN_BUILD_ID__: string | undefined;
-const BUILD_ID = typeof __POSTERN_BUILD_ID__ === 'string' ? __POSTERN_BUILD_ID__ : undefined;
 
 /** Where sendmail's configuration lives (sendmail's _DIR_SENDMAILCF). */
 export const CONFIG_DIR = '/etc/mail';

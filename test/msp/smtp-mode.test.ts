@@ -5,7 +5,7 @@
  * submitter and sendmail's `owned process doing -bs` warning for the
  * sender she may not claim; `sendmail -bs < file` refused by the
  * anti-smuggling check; with no daemon, the message waits in the client
- * queue as alice's.
+ * queue as alice's.  The daemon leaves /etc/mail/submit.fc at start.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -51,6 +51,7 @@ chmod 644 "$W/driver.py"
 
 sendmail -bD -odq -L sm-mta 2> "$W/daemon.log" & MASTER=$!
 for i in $(seq 300); do [ -S /run/postern/submit.sock ] && break; sleep 0.05; done
+echo "frozen=$(stat -c '%U %a' /etc/mail/submit.fc 2>&1)"
 echo "up=$(as alice /usr/bin/python3 "$W/driver.py" | base64 -w0)"
 queued
 mailq -v > "$W/mailq"; echo "mailq=$(b64 "$W/mailq")"
@@ -111,6 +112,9 @@ test('sendmail -bs as alice, line by line: to the daemon, refused from a file, i
   assert.match(batch[0]!, /^220 /);
   assert.equal(batch[1], '554 5.5.0 SMTP protocol error');
   assert.deepEqual(batch.slice(2, 5), ['550 5.0.0 Command rejected', '550 5.0.0 Command rejected', '550 5.0.0 Command rejected']);
+
+  // the daemon, started as root on the system's configuration, froze submit.cf for the submissions
+  assert.equal(line('frozen'), 'root 644');
 
   const down = JSON.parse(text(line('down')) || '{}') as Session;
   assert.match(down.dot[0] ?? '', /^250 2\.0\.0 \w+ Message accepted for delivery$/, JSON.stringify(down));

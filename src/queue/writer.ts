@@ -50,6 +50,7 @@ export class QueueWriter {
       const call = this.calls.get(reply.seq);
       if (call === undefined) return;
       this.calls.delete(reply.seq);
+      if (this.calls.size === 0) worker.unref();
       if (reply.ok) call.resolve(reply.result);
       else call.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
     });
@@ -60,6 +61,11 @@ export class QueueWriter {
     };
     worker.on('error', fail);
     worker.on('exit', () => fail(new Error('the queue database worker has exited')));
+    // The thread holds the process only while a call waits for it: an open but
+    // idle queue (everything it was given committed) does not keep a process
+    // alive, so a forgotten close() cannot hang one.  (After the listeners: a
+    // 'message' listener refs the worker's port again.)
+    worker.unref();
   }
 
   static async start(dbPath: string, contentDir: string, fileMode: number): Promise<QueueWriter> {
@@ -86,6 +92,7 @@ export class QueueWriter {
     if (this.dead !== undefined) return Promise.reject(this.dead);
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
+      if (this.calls.size === 0) this.worker.ref();
       this.calls.set(seq, { resolve, reject });
       this.worker.postMessage({ ...req, seq } as Request);
     });

@@ -253,3 +253,35 @@ test('an id another process left in the queue is skipped at commit (no look-up p
   await assert.rejects(q.accept(testEnvelope('chosen'), contentStream('chosen', 100, 3), { id: taken.id }), (e: unknown) => isPosternError(e));
   assert.equal(q.list().length, 2);
 });
+
+test('an open queue with nothing to write does not keep its process alive; what it took is kept', async (t) => {
+  const dir = tempDir();
+  let q: MessageQueue | undefined;
+  // the queue closed before its directory goes (after hooks run in the order they were added)
+  t.after(async () => {
+    await q?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const index = new URL('../../src/queue/index.js', import.meta.url).href;
+  const fixtures = new URL('./fixtures/content.js', import.meta.url).href;
+  const { spawnSync } = await import('node:child_process');
+  // each child opens the queue and never closes it: it must end by itself
+  const child = (work: string) => {
+    const source = `
+      import { openQueue } from ${JSON.stringify(index)};
+      import { testEnvelope } from ${JSON.stringify(fixtures)};
+      const q = await openQueue({ dir: ${JSON.stringify(dir)} });
+      ${work}`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.signal, null, 'the child ended by itself, not by the timeout');
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  child('');
+  const id = child("console.log((await q.accept(testEnvelope('left open'), [Buffer.from('Subject: x\\n\\nleft open\\n')])).id);");
+  q = await openQueue({ dir });
+  assert.deepEqual(
+    q.list().map((m) => m.id),
+    [id],
+  );
+});

@@ -23,9 +23,9 @@ export async function printQueue(config: Config, out: Output): Promise<number> {
   } catch (e) {
     return cannotEnterQueue(dir, e, out);
   }
-  const { readEnvelopes, mailqEntries } = await import('../queue/listing.js');
+  const { listQueue } = await import('../queue/listing.js');
   const { formatMailq, sortForListing } = await import('../queue/mailq.js');
-  const entries = sortForListing(mailqEntries(dir, readEnvelopes(dir)), config.options.QueueSortOrder);
+  const entries = sortForListing(listQueue(dir), config.options.QueueSortOrder);
   writeRaw(out, formatMailq([{ label: dir, entries }], config.options.Verbose));
   return EX.OK;
 }

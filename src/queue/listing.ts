@@ -13,18 +13,41 @@ import { messagePriority, type MailqEntry } from './mailq.js';
 
 
 export function readEnvelopes(dir: string): Envelope[] {
-  if (!existsSync(join(dir, DB_NAME))) return [];
+  return withDatabase(dir, () => [], (db) => selectEnvelopes(db));
+}
+
+/**
+ * What mailq shows of every queued message: envelopes and stored content read
+ * from one opening of the database, in one read transaction, so that a message
+ * removed meanwhile cannot lose its size.
+ */
+export function listQueue(dir: string): MailqEntry[] {
+  return withDatabase(dir, () => [], (db) => db.transaction(() => entries(dir, selectEnvelopes(db), storedContent(db)))());
+}
+
+/** What mailq shows of these messages: the recipients still to be delivered, the last deferral. */
+export function mailqEntries(dir: string, envelopes: readonly Envelope[]): MailqEntry[] {
+  return withDatabase(dir, () => entries(dir, envelopes, NO_CONTENT), (db) => entries(dir, envelopes, storedContent(db)));
+}
+
+/** Runs `read` on the database opened read-only, or `absent` when there is none. */
+function withDatabase<T>(dir: string, absent: () => T, read: (db: Database.Database) => T): T {
+  if (!existsSync(join(dir, DB_NAME))) return absent();
   const db = new Database(join(dir, DB_NAME), { readonly: true, fileMustExist: true });
   try {
-    return selectEnvelopes(db);
+    return read(db);
   } finally {
     db.close();
   }
 }
 
+function entries(dir: string, envelopes: readonly Envelope[], stored: StoredContent): MailqEntry[] {
+  return envelopes.map((e) => entry(dir, e, stored));
+}
+
 /** The size of the body: the message less its header block. */
 function bodySize(dir: string, id: string, stored: StoredContent): number {
-  const bytes = stored.get(id);
+  const bytes = stored(id);
   if (bytes !== undefined) return sizeAfterHeaders(bytes, bytes.length);
   const path = join(dir, CONTENT_DIR, id);
   let fd: number;
@@ -48,22 +71,17 @@ function sizeAfterHeaders(head: Buffer, size: number): number {
   return end < 0 ? 0 : size - (end + 2);
 }
 
-interface StoredContent {
-  get(id: string): Buffer | undefined;
-  close(): void;
-}
+type StoredContent = (id: string) => Buffer | undefined;
 
-/** Small messages' content, read from the database (none when there is no database, or it predates stored content). */
-function openStoredContent(dir: string): StoredContent {
-  const none: StoredContent = { get: () => undefined, close: () => {} };
-  if (!existsSync(join(dir, DB_NAME))) return none;
-  const db = new Database(join(dir, DB_NAME), { readonly: true, fileMustExist: true });
+const NO_CONTENT: StoredContent = () => undefined;
+
+/** Small messages' content, from the database (none when it predates stored content). */
+function storedContent(db: Database.Database): StoredContent {
   try {
     const select = db.prepare<[string], { data: Buffer }>('SELECT data FROM content WHERE id = ?');
-    return { get: (id) => select.get(id)?.data, close: () => db.close() };
+    return (id) => select.get(id)?.data;
   } catch {
-    db.close();
-    return none;
+    return NO_CONTENT;
   }
 }
 
@@ -74,16 +92,6 @@ function openStoredContent(dir: string): StoredContent {
  */
 function asWritten(e: Envelope, address: string): string {
   return e.protocol !== undefined && !address.startsWith('<') && !address.startsWith('|') && !address.startsWith('/') ? `<${address}>` : address;
-}
-
-/** What mailq shows of each queued message: the recipients still to be delivered, the last deferral. */
-export function mailqEntries(dir: string, envelopes: readonly Envelope[]): MailqEntry[] {
-  const stored = openStoredContent(dir);
-  try {
-    return envelopes.map((e) => entry(dir, e, stored));
-  } finally {
-    stored.close();
-  }
 }
 
 function entry(dir: string, e: Envelope, stored: StoredContent): MailqEntry {

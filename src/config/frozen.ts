@@ -1,8 +1,9 @@
 /**
  * Frozen configurations.  `sendmail -t` reads submit.cf at every start, and
  * cron and PHP start it thousands of times: parsing the file was 2 of the
- * 12 ms a submission spent beyond Node's own start.  So a submission run by
- * root that parses a .cf cleanly leaves the parse beside it, `submit.cf` →
+ * 12 ms a submission spent beyond Node's own start.  So a run as root (the
+ * daemon as it starts, src/msp/all-modes.ts, or a submission) that parses a
+ * .cf cleanly leaves the parse beside it, `submit.cf` →
  * `submit.fc` (sendmail 8.6 had frozen configurations, `-bz`, under that
  * name), and later submissions take it instead of parsing, when
  *   - it is a regular file owned by root and writable by no one else, in the
@@ -11,12 +12,14 @@
  *   - this very build made it (the parser's code is part of what it holds);
  *   - the .cf's path and text, and every file the parse read (F lines' class
  *     files: their text, or that they were missing), are the same now.
- * Anything else, or any error reading it, means parsing as before.  It
+ * Anything else, or any error reading it, means parsing as before.  As it
+ * is readable by all, it is made only of files anyone could read (the .cf
+ * and class files world-readable, under directories anyone may search).  It
  * holds the parse of the file alone: loadConfig() applies the command
  * line's options and finishConfig() afterwards (see FROZEN_OPTIONS).
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Inputs } from './inputs.js';
 import type { Config } from './types.js';
@@ -68,6 +71,8 @@ export function thaw(cfPath: string, text: string, build: string): Config | null
  */
 export function freeze(cfPath: string, text: string, inputs: Inputs, config: Config, build: string): void {
   if (process.getuid?.() !== 0 || inputs.unfreezable) return;
+  // what it holds may be read by anyone: only what anyone could read already
+  if (![cfPath, ...[...inputs.files].filter(([, was]) => was !== null).map(([file]) => file)].every(readableByAll)) return;
   const containers: Array<[Path, 'Map' | 'Set']> = [];
   const plain = flatten(config, [], containers);
   const encoded = JSON.stringify(plain);
@@ -84,6 +89,19 @@ export function freeze(cfPath: string, text: string, inputs: Inputs, config: Con
     } catch {
       // nothing was written
     }
+  }
+}
+
+/** A world-readable file under directories anyone may search. */
+function readableByAll(file: string): boolean {
+  try {
+    if ((statSync(file).mode & 0o004) === 0) return false;
+    for (let dir = dirname(resolve(file)); ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+      if (dirname(dir) === dir) return true;
+    }
+  } catch {
+    return false;
   }
 }
 

@@ -151,3 +151,14 @@ test('a .cf with a warning, or one an ordinary user loads, is not frozen', { ski
   assert.equal(existsSync(warned.fc), false);
   assert.equal(existsSync(abbreviated.fc), false);
 });
+
+test('a .cf or class file not everyone may read is never frozen into a file everyone may', { skip }, () => {
+  const secretClass = setUp();
+  chmodSync(secretClass.classFile, 0o600);
+  const privateCf = setUp();
+  chmodSync(privateCf.cf, 0o640);
+  for (const { cf, fc } of [secretClass, privateCf]) {
+    assert.deepEqual(load(cf, { frozen: BUILD }), load(cf));
+    assert.equal(existsSync(fc), false, cf);
+  }
+});

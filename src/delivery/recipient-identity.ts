@@ -10,7 +10,8 @@
  *     (sendmail logs `to=\\bob` beside the user's own forwarding); so is
  *     `bob+detail`;
  *   - programs (Mprog has F=u) keep their case, and two are one only when
- *     they run as the same user: here, when they come from the same list;
+ *     they run as the same user (sendmail compares the controlling
+ *     addresses' uids): the uid the list was read as, else the list;
  *   - files and :include: lists are one by path;
  *   - remote users keep their case (the SMTP mailers have F=u), host names
  *     do not.
@@ -18,9 +19,10 @@
 import type { Recipient } from '../queue/envelope.js';
 import { bareAddress, route } from './route.js';
 
-/** Who a program runs as, as far as the recipient says: the list it came from (none: the aliases file's DefaultUser). */
-function controllingList(origin: Recipient['origin']): string {
+/** Who a program runs as, as far as the recipient says: the uid its list was read as, else that list (none: the aliases file's DefaultUser). */
+function controllingUser(origin: Recipient['origin']): string {
   if (origin === undefined) return 'aliases';
+  if (origin.uid !== undefined) return `uid:${origin.uid}`;
   return origin.kind === 'forward' ? `forward:${origin.user}` : `include:${origin.file}`;
 }
 
@@ -29,7 +31,7 @@ export function recipientIdentity(recipient: Pick<Recipient, 'address' | 'origin
   const where = route(recipient.address, local, () => true);
   switch (where.kind) {
     case 'program':
-      return `prog\0${where.command}\0${controllingList(recipient.origin)}`;
+      return `prog\0${where.command}\0${controllingUser(recipient.origin)}`;
     case 'file':
       return `file\0${where.path}`;
     case 'include':

@@ -47,11 +47,14 @@ export interface Recipient {
  * checks it again before running a program or writing a file: the
  * forwarding user's .forward (and the lists it includes), or an :include:
  * list reached from the aliases file (its owner's).  No origin: the aliases
- * file itself (DefaultUser).
+ * file itself (DefaultUser).  `uid`: whom its programs and files ran as
+ * when the list was read (sendmail's controlling address), by which two
+ * identical programs are one recipient or two (sameaddr()); the broker
+ * works out whom to run as afresh.
  */
 export type RecipientOrigin =
-  | { readonly kind: 'forward'; readonly user: string; readonly detail?: string }
-  | { readonly kind: 'include'; readonly file: string };
+  | { readonly kind: 'forward'; readonly user: string; readonly detail?: string; readonly uid?: number }
+  | { readonly kind: 'include'; readonly file: string; readonly uid?: number };
 
 /** Who handed the message over, as the kernel told the receiving side (SO_PEERCRED or file owner). */
 export interface Submitter {

@@ -17,7 +17,7 @@ import { runInSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { daemonSandboxPreamble, realSendmailPreamble } from '../helpers/scripts.js';
 import { runRealSendmail } from '../helpers/real-sendmail.js';
 
-const USERS = ['carol', 'dave', 'eve', 'fred', 'gus', 'hal', 'kim', 'lee', 'x1', 'x2', 'x3', 'dan'];
+const USERS = ['carol', 'dave', 'eve', 'fred', 'gus', 'hal', 'kim', 'lee', 'x1', 'x2', 'x3', 'dan', 'pam'];
 
 /** [user, .forward] */
 const FORWARDS: ReadonlyArray<readonly [string, string]> = [
@@ -30,6 +30,8 @@ const FORWARDS: ReadonlyArray<readonly [string, string]> = [
   ['x1', 'x2'],
   ['x2', 'x3@mx.example.test'],
   ['x3', 'X1'],
+  // one program in two lists of pam's: it runs as pam either way, so once (sameaddr() compares the uid)
+  ['pam', ':include:/home/pam/list1, :include:/home/pam/list2'],
 ];
 
 const ALIASES = [
@@ -39,6 +41,7 @@ const ALIASES = [
   'loopb: loopa@mx.example.test',
   'ring1: ring2',
   'ring2: carol@mx.example.test, ring1@mx.example.test',
+  'pamlists: :include:/home/pam/list1, :include:/home/pam/list2',
 ];
 
 /** [Subject, recipients on alice's command line, the mailboxes it must be in (once each)] */
@@ -57,6 +60,10 @@ const MESSAGES: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['ring', 'ring1', ['carol']],
   ['mixed', 'team bob@mx.example.test dan@mx.example.test', ['bob', 'carol', 'dan']],
   ['loop', 'loopa', []],
+  // "progruns" stands for the file the program appends the message to
+  ['pam', 'pam', ['progruns']],
+  ['pamlists', 'pamlists', ['progruns']],
+  ['pamboth', 'pam pamlists', ['progruns']],
 ];
 
 /** The part both runs share: users, lists, messages; $SM is the sendmail to run, the daemon is not up yet. */
@@ -65,6 +72,9 @@ for u in ${USERS.join(' ')}; do useradd --create-home --user-group --shell /bin/
 put() { printf "$3" > "/home/$1/.forward"; chown "$1:$1" "/home/$1/.forward"; chmod 644 "/home/$1/.forward"; }
 ${FORWARDS.map(([u, f]) => `put ${u} '' '${f}\\n'`).join('\n')}
 printf '${ALIASES.join('\\n')}\\n' >> /etc/mail/aliases
+mkdir -p /etc/mail/smrsh; printf '#!/bin/sh\\ncat >> /var/mail/progruns\\n' > /etc/mail/smrsh/logrun; chmod 755 /etc/mail/smrsh/logrun
+touch /var/mail/progruns; chmod 666 /var/mail/progruns
+for l in list1 list2; do printf '"|/etc/mail/smrsh/logrun"\\n' > "/home/pam/$l"; chown pam:pam "/home/pam/$l"; chmod 644 "/home/pam/$l"; done
 "$SM" -bi > /dev/null 2>&1; echo "bi=$?"
 `;
 
@@ -74,6 +84,7 @@ ${MESSAGES.map(([subject, rcpts]) => `printf 'Subject: ${subject}\\n\\nx\\n' | a
 
 const DUMP = `
 for u in alice bob ${USERS.join(' ')}; do echo "mbox-$u=$(grep -h '^Subject: ' /var/mail/$u 2>/dev/null | base64 -w0)"; done
+echo "mbox-progruns=$(grep -h '^Subject: ' /var/mail/progruns | base64 -w0)"
 echo "bounce=$(grep -q 'aliasing/forwarding loop broken' /var/mail/alice && grep -c '^Action: failed' /var/mail/alice)"
 `;
 

@@ -27,13 +27,18 @@ test('sameaddr(): one local user whether bare, qualified with a local name, in c
   // remote users keep their case, host names do not
   assert.ok(same('Bob@Example.ORG', 'Bob@example.org'));
   assert.ok(!same('Bob@example.org', 'bob@example.org'));
-  // files and lists by path; programs only when run as the same user (from the same list)
+  // files and lists by path; programs only when run as the same user (the uid their list was read as, else the list)
   assert.ok(same('/tmp/f', '/tmp/f'));
   assert.ok(same(':include:/etc/mail/list', ':INCLUDE:/etc/mail/list'));
   const prog = (user: string) => recipientIdentity({ address: '|logit x', origin: { kind: 'forward', user } }, LOCAL);
   assert.equal(prog('bob'), prog('bob'));
   assert.notEqual(prog('bob'), prog('carol'));
   assert.notEqual(prog('bob'), recipientIdentity({ address: '|logit x' }, LOCAL));
+  // read as a uid: two lists of one user run it as that user, so it is one recipient (sendmail 8.17 runs it once)
+  const asUid = (file: string, uid: number) => recipientIdentity({ address: '|logit x', origin: { kind: 'include', file, uid } }, LOCAL);
+  assert.equal(asUid('/home/pam/list1', 1005), asUid('/home/pam/list2', 1005));
+  assert.equal(asUid('/home/pam/list1', 1005), recipientIdentity({ address: '|logit x', origin: { kind: 'forward', user: 'pam', uid: 1005 } }, LOCAL));
+  assert.notEqual(asUid('/home/pam/list1', 1005), asUid('/home/pam/list1', 1006));
 });
 
 test('the local mailer gets users lower-cased: Bob is user bob, and its +detail goes as for bob', () => {

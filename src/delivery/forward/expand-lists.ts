@@ -154,7 +154,7 @@ export async function expandForward(user: PasswdEntry, detail: string, address: 
     return transient ? { kind: 'deferred', status: failed(ERR.FORWARD_TEMPFAIL, 'transient .forward open error: message queued') } : { kind: 'none' };
   }
   const refusal = shellRefusal(user, s) ?? (chosen.unsafeAddress !== undefined ? { kind: 'unsafe' as const, address } : undefined);
-  const context: ListContext = { reader: who, runAs: who, ...(refusal ? { refusal } : {}), origin: { kind: 'forward', user: user.name, ...(detail !== '' ? { detail } : {}) } };
+  const context: ListContext = { reader: who, runAs: who, ...(refusal ? { refusal } : {}), origin: { kind: 'forward', user: user.name, ...(detail !== '' ? { detail } : {}), uid: who.uid } };
   const items = parseListText(chosen.text);
   if (items.length === 0) return { kind: 'none' }; // an empty .forward: the mailbox, as in sendmail
   for (const item of items) deps.log.info(10, deps.queueId, `forward ${address} => ${item.text}`);
@@ -179,21 +179,21 @@ export function ownerContext(path: string, settings: LocalMailerSettings): ListC
     const text = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (error as Error).message;
     return { problem: cannotOpen(path, text, ['EIO', 'EAGAIN', 'ETIMEDOUT', 'ESTALE'].includes(code)) };
   }
-  const origin: RecipientOrigin = { kind: 'include', file: path };
+  const origin = (runAs: RunIdentity): RecipientOrigin => ({ kind: 'include', file: path, uid: runAs.uid });
   // sendmail reads these lists as DefaultUser: a list it could not read stays unreadable here too,
   // though Postern reads it as its owner (so that only the owner can sway what runs in the owner's name)
   const d = settings.defaultUser;
   const readable = st.uid === d.uid ? st.mode & 0o400 : d.groups.includes(st.gid) || st.gid === d.gid ? st.mode & 0o040 : st.mode & 0o004;
   if (!readable) return { problem: cannotOpen(path, 'Permission denied', false) };
-  if (st.uid === 0) return { reader: settings.defaultUser, runAs: settings.defaultUser, origin };
+  if (st.uid === 0) return { reader: settings.defaultUser, runAs: settings.defaultUser, origin: origin(settings.defaultUser) };
   const owner = lookupUser(st.uid);
   if (owner === undefined) {
     const runAs: RunIdentity = { name: String(st.uid), uid: st.uid, gid: st.gid, groups: [st.gid], home: '/' };
-    return { reader: settings.defaultUser, runAs, refusal: { kind: 'unknown-uid', uid: st.uid }, origin };
+    return { reader: settings.defaultUser, runAs, refusal: { kind: 'unknown-uid', uid: st.uid }, origin: origin(runAs) };
   }
   const who = identityOf(owner);
   const refusal = shellRefusal(owner, settings);
-  return { reader: who, runAs: who, ...(refusal ? { refusal } : {}), origin };
+  return { reader: who, runAs: who, ...(refusal ? { refusal } : {}), origin: origin(who) };
 }
 
 /** The context a target's origin gives, for an :include: met by the runner or a program or file to run. */

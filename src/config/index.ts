@@ -21,6 +21,10 @@
  *       opts.refuseUnsafe: a group/world-writable file (or unsafe directory
  *         path) is a CONFIG_UNSAFE error (exit 78) instead of a warning; set
  *         it when not running as root.
+ *       opts.frozen: this build's identity; the file's parse is taken from
+ *         its frozen form beside it when there is a trustworthy one, and
+ *         left there when running as root (frozen.ts).  The result is the
+ *         same as without it.
  *   checkConfig(path, opts?) → Problem[]        for `sendmail -bC`
  *   problemsExitCode(problems) → number          exit status for them
  *   setOption(config, name, value) → string[]    set one option afterwards

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'node:test';
 import { loadConfig, type CommandLineOption, type LoadOptions } from '../../src/config/index.js';
 import { frozenPath } from '../../src/config/frozen.js';
+import { m4Config } from '../helpers/m4cf.js';
 import { repoRoot } from '../helpers/peers.js';
 import { tempDir, writeCf } from './cf-files.js';
 
@@ -161,4 +162,16 @@ test('a .cf or class file not everyone may read is never frozen into a file ever
     assert.deepEqual(load(cf, { frozen: BUILD }), load(cf));
     assert.equal(existsSync(fc), false, cf);
   }
+});
+
+test("sendmail's own submit.mc, made with m4, is frozen and thawed to what parsing gives", { skip }, async (t) => {
+  const text = await m4Config({ shipped: 'submit.mc' });
+  if (typeof text !== 'string') return t.skip(text.skip);
+  const cf = writeCf(text);
+  const parsed = load(cf, { commandLineOptions: [{ name: 'i', value: 'T', form: 'letter' }] });
+  load(cf, { frozen: BUILD });
+  assert.ok(existsSync(frozenPath(cf)));
+  assert.deepEqual(load(cf, { frozen: BUILD, commandLineOptions: [{ name: 'i', value: 'T', form: 'letter' }] }), parsed);
+  plantMarker(frozenPath(cf));
+  assert.ok(thawed(cf), 'the equal configuration came from the frozen file');
 });

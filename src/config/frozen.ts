@@ -18,7 +18,7 @@
  * holds the parse of the file alone: loadConfig() applies the command
  * line's options and finishConfig() afterwards (see FROZEN_OPTIONS).
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Inputs } from './inputs.js';
@@ -82,6 +82,8 @@ export function freeze(cfPath: string, text: string, inputs: Inputs, config: Con
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}`);
   try {
     writeFileSync(temporary, frozen, { mode: 0o644, flag: 'wx' });
+    // whatever root's umask: the submissions of every user read it
+    chmodSync(temporary, 0o644);
     renameSync(temporary, target);
   } catch {
     try {

@@ -4,7 +4,7 @@
  * and always giving what parsing the file would.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +42,14 @@ test('a clean load as root leaves the parse; the next load takes it and equals a
   const { cf, fc } = setUp();
   const parsed = load(cf);
   assert.equal(existsSync(fc), false, 'a load without a build identity leaves nothing');
-  assert.deepEqual(load(cf, { frozen: BUILD }), parsed);
-  assert.ok(existsSync(fc));
+  // made under root's umask 077, it is still 0644: every user's submissions read it
+  const umask = process.umask(0o077);
+  try {
+    assert.deepEqual(load(cf, { frozen: BUILD }), parsed);
+  } finally {
+    process.umask(umask);
+  }
+  assert.equal(statSync(fc).mode & 0o777, 0o644);
   assert.deepEqual(load(cf, { frozen: BUILD }), parsed);
   plantMarker(fc);
   assert.ok(thawed(cf), 'the second load took the frozen file');

@@ -50,6 +50,8 @@ test('each kind of target', () => {
   assert.deepEqual(classifyTarget('Bob Smith <Bob@Example.ORG>'), { kind: 'address', address: 'Bob@Example.ORG', local: 'Bob', domain: 'example.org', noAlias: false });
   assert.deepEqual(classifyTarget('\\bob'), { kind: 'address', address: 'bob', local: 'bob', domain: undefined, noAlias: true });
   assert.deepEqual(classifyTarget('bob (the builder)'), { kind: 'address', address: 'bob', local: 'bob', domain: undefined, noAlias: false });
+  // a backslash quotes in a comment too: `\)` does not end it (as in an SMTP address)
+  assert.deepEqual(classifyTarget('bob (the \\) boss)'), { kind: 'address', address: 'bob', local: 'bob', domain: undefined, noAlias: false });
 });
 
 test('recursive expansion, local domains, and names case-insensitively', () => {

@@ -4,6 +4,7 @@
  * is.  A comma inside double quotes, angle brackets or a comment does not
  * split: `"|/usr/bin/prog a,b", bob` is two items.
  */
+import { lastAtOutsideQuotes, stripComments } from '../../common/address-text.js';
 
 export type AliasTarget =
   /** A mail address: a local name (`domain` undefined) or name@domain. */
@@ -49,30 +50,6 @@ export function splitAddressList(list: string): string[] {
   return items.map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** Removes (comments) outside quotes. */
-function stripComments(s: string): string {
-  let out = '';
-  let depth = 0;
-  let quoted = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (depth === 0 && c === '\\') {
-      out += s.slice(i, i + 2);
-      i++;
-    } else if (depth === 0 && c === '"') {
-      quoted = !quoted;
-      out += c;
-    } else if (!quoted && c === '(') {
-      depth++;
-    } else if (!quoted && c === ')' && depth > 0) {
-      depth--;
-    } else if (depth === 0) {
-      out += c;
-    }
-  }
-  return out.trim();
-}
-
 function unquoteWhole(s: string): string {
   return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s;
 }
@@ -85,7 +62,7 @@ export function classifyTarget(item: string): AliasTarget {
   if (unquoted.startsWith('|')) return { kind: 'program', command: unquoted.slice(1) };
   if (unquoted.startsWith('/')) return { kind: 'file', path: unquoted };
   if (/^error:/i.test(raw)) return errorTarget(raw.slice('error:'.length));
-  let address = stripComments(raw);
+  let address = stripComments(raw).trim();
   const lt = address.lastIndexOf('<');
   const gt = address.lastIndexOf('>');
   if (lt >= 0 && gt > lt) address = address.slice(lt + 1, gt).trim();
@@ -97,17 +74,6 @@ export function classifyTarget(item: string): AliasTarget {
   const inner = unquoteWhole(local);
   if (inner !== local && !/[\s"\\()<>@,;:[\]]/.test(inner) && inner !== '') local = inner;
   return { kind: 'address', address, local, domain: domain === '' ? undefined : domain, noAlias };
-}
-
-function lastAtOutsideQuotes(s: string): number {
-  let quoted = false;
-  let at = -1;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\') i++;
-    else if (s[i] === '"') quoted = !quoted;
-    else if (s[i] === '@' && !quoted) at = i;
-  }
-  return at;
 }
 
 /** The forms the stock sendmail.cf accepts (proto.m4's `error:` rules). */

@@ -5,6 +5,7 @@
  * angle brackets are accepted (`<<a@b>>`), a source route is kept apart.
  * Errors are the replies sendmail gives.
  */
+import { lastAtOutsideQuotes, stripComments } from '../../common/address-text.js';
 import { ERR } from '../../common/errors.js';
 import { addressReply, classReply, type Reply } from './replies.js';
 
@@ -90,37 +91,3 @@ function unbalanced(written: string, what: string): Reply {
   return classReply(ERR.SMTP_BAD_ADDRESS, `Unbalanced '${what}'`, written);
 }
 
-/** Drops (comments) outside quoted strings. */
-function stripComments(s: string): string {
-  let out = '';
-  let depth = 0;
-  let quoted = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '\\' && i + 1 < s.length) {
-      if (depth === 0) out += c + s[i + 1];
-      i++;
-    } else if (quoted) {
-      out += c;
-      if (c === '"') quoted = false;
-    } else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (depth === 0) {
-      if (c === '"') quoted = true;
-      out += c;
-    }
-  }
-  return out;
-}
-
-function lastAtOutsideQuotes(s: string): number {
-  let quoted = false;
-  let at = -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '\\') i++;
-    else if (c === '"') quoted = !quoted;
-    else if (c === '@' && !quoted) at = i;
-  }
-  return at;
-}

@@ -40,6 +40,12 @@ export interface Recipient {
    * later queue run ends them as the first did (send-list.ts).
    */
   adoptedBy?: string;
+  /**
+   * A loop's `\user` copy: the recipient it keeps the mail for (its address
+   * as the envelope or list gave it), which is what sendmail's log shows
+   * (`to=<kim@$j>`), not the copy's own address.
+   */
+  readonly keptFor?: string;
 }
 
 /**

@@ -257,7 +257,7 @@ export class QueueRunner {
         recipients: list.map(({ index, recipient, address }) => ({
           index,
           address,
-          display: local ? localTo(recipient.address) : `<${bareAddress(recipient.address)}>`,
+          display: local ? shownLocally(recipient) : `<${bareAddress(recipient.address)}>`,
           ...(recipient.notify !== undefined ? { notify: recipient.notify } : {}),
           ...(recipient.orcpt !== undefined ? { orcpt: recipient.orcpt } : {}),
         })),
@@ -280,7 +280,7 @@ export class QueueRunner {
           relayed.push({ recipient, index: r.index, status, ...remoteMta, ...(r.acceptedReply !== undefined ? { diagnostic: r.acceptedReply } : {}) });
         }
         this.deps.log.logDelivery(envelope.id, {
-          to: [local ? localTo(recipient.address) : `<${bareAddress(recipient.address)}>`],
+          to: [local ? shownLocally(recipient) : `<${bareAddress(recipient.address)}>`],
           ...this.ctladdr(envelope),
           queuedAt: envelope.arrival,
           transactionStart: start,
@@ -394,7 +394,7 @@ export class QueueRunner {
     // programs and files: the identity they ran as is the controlling user (sendmail's ctladdr=)
     const ran = (status as { ctladdr?: { name: string; uid: number; gid: number } }).ctladdr;
     this.deps.log.logDelivery(envelope.id, {
-      to: [kind === 'program' ? `"${bare}"` : localTo(recipient.address)],
+      to: [kind === 'program' ? `"${bare}"` : shownLocally(recipient)],
       ...(ran !== undefined ? { ctladdr: { paddr: ran.name, uid: ran.uid, gid: ran.gid } } : this.ctladdr(envelope)),
       queuedAt: envelope.arrival,
       transactionStart: start,
@@ -411,6 +411,11 @@ export class QueueRunner {
 function localTo(address: string): string {
   const bare = bareAddress(address);
   return bare.includes('@') ? `<${bare}>` : bare;
+}
+
+/** A local recipient in the log; a loop's `\user` copy as the recipient it keeps the mail for, as sendmail shows it. */
+function shownLocally(recipient: Recipient): string {
+  return localTo(recipient.keptFor ?? recipient.address);
 }
 
 function describeAge(ms: number): string {

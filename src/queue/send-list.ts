@@ -157,6 +157,7 @@ export class SendList {
       address: mailboxOf(user),
       state: 'pending',
       parent: bareAddress(owner.address),
+      keptFor: kept.address,
       aliased: true,
       ...(owner.notify !== undefined ? { notify: owner.notify } : {}),
     };

@@ -188,6 +188,11 @@ test('duplicates and .forward/alias loops in bare, qualified and capitalised for
   // the user whose .forward names itself keeps the mail under its own address, as sendmail logs it
   assert.match(log, /: to=<fred@mx\.example\.test>, .*mailer=local, .*stat=Sent\n/, log);
   assert.match(log, /: to=<gus@mx\.example\.test>, .*mailer=local, .*stat=Sent\n/, log);
+  // kim → lee → kim: kim keeps the mail, logged as the envelope has kim (sendmail 8.17's lines, measured:
+  // `to=<kim@mx.example.test>, ... mailer=local, ... stat=Sent` and `to=lee, ...`), not as its `\kim` copy
+  assert.match(log, /: to=<kim@mx\.example\.test>, .*mailer=local, .*stat=Sent\n/, log);
+  assert.match(log, /: to=lee, .*mailer=local, .*stat=Sent\n/, log);
+  assert.doesNotMatch(log, /to=\\+kim/, log);
 
   await t.test('the real sendmail 8.17 leaves the same mailboxes', async (t2) => {
     const configs = async () => {

@@ -11,22 +11,31 @@ export function putFile(name: string, text: string): string {
 }
 
 /**
- * The MSP's deliver mode as bin/sendmail will run it, as a script: command
- * line from argv, /etc/mail/submit.cf, the message on stdin; prints the
- * lines it would print, as JSON, and exits with its status.
+ * The MSP's deliver mode as bin/sendmail runs it, as a script: the command
+ * line from argv, the configuration `submitCf`, the message on stdin, then
+ * `finish`, which has `invocation`, `config`, `callerIdentity` and
+ * `submitFromStandardInput` at hand.
  */
-export const MSP_SCRIPT = `
+export function mspScript(submitCf: string, finish: string): string {
+  return `
 const { parseCommandLine } = await import(${JSON.stringify(distImport('src/msp/cmdline/parse.js'))});
 const { checkOptionSetting, commandLineOptions } = await import(${JSON.stringify(distImport('src/msp/command-options.js'))});
 const { loadConfig } = await import(${JSON.stringify(distImport('src/config/index.js'))});
 const { callerIdentity } = await import(${JSON.stringify(distImport('src/msp/permissions.js'))});
 const { submitFromStandardInput } = await import(${JSON.stringify(distImport('src/msp/submit.js'))});
 const { invocation } = parseCommandLine('sendmail', process.argv.slice(2), checkOptionSetting);
-const { config } = loadConfig('/etc/mail/submit.cf', { commandLineOptions: commandLineOptions(invocation.options) });
-const lines = [];
+const { config } = loadConfig(${JSON.stringify(submitCf)}, { commandLineOptions: commandLineOptions(invocation.options) });
+${finish}`;
+}
+
+/** mspScript() with /etc/mail/submit.cf: prints the lines the MSP would print, as JSON, and exits with its status. */
+export const MSP_SCRIPT = mspScript(
+  '/etc/mail/submit.cf',
+  `const lines = [];
 process.exitCode = await submitFromStandardInput(invocation, config, callerIdentity(), { stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
 process.stdout.write(JSON.stringify(lines));
-`;
+`,
+);
 
 /**
  * The start of a sandboxed daemon test: the host's name, a work directory $W,

@@ -25,7 +25,7 @@ import test, { type TestContext } from 'node:test';
 import { runClientQueue } from '../../src/msp/client-queue.js';
 import { serveSubmissions, type IncomingSubmission, type SubmissionReply } from '../../src/msp/submit-protocol.js';
 import { repoRoot } from '../helpers/peers.js';
-import { distImport } from '../helpers/sandbox.js';
+import { mspScript } from '../helpers/scripts.js';
 
 const SENDMAIL = join(repoRoot, 'bin', 'sendmail');
 const TEMPFAIL: SubmissionReply = { ok: false, code: 'MILTER_TEMPFAIL', exit: 75, lines: ['451 4.3.2 Please try again later'] };
@@ -232,18 +232,13 @@ test('a 50 MB message refused for now is queued whole without ever being held in
   const script = join(s.dir, 'msp.mjs');
   writeFileSync(
     script,
-    `
-const { parseCommandLine } = await import(${JSON.stringify(distImport('src/msp/cmdline/parse.js'))});
-const { checkOptionSetting, commandLineOptions } = await import(${JSON.stringify(distImport('src/msp/command-options.js'))});
-const { loadConfig } = await import(${JSON.stringify(distImport('src/config/index.js'))});
-const { callerIdentity } = await import(${JSON.stringify(distImport('src/msp/permissions.js'))});
-const { submitFromStandardInput } = await import(${JSON.stringify(distImport('src/msp/submit.js'))});
-const { invocation } = parseCommandLine('sendmail', process.argv.slice(2), checkOptionSetting);
-const { config } = loadConfig(${JSON.stringify(s.submitCf)}, { commandLineOptions: commandLineOptions(invocation.options) });
-const base = process.memoryUsage().rss;
+    mspScript(
+      s.submitCf,
+      `const base = process.memoryUsage().rss;
 const status = await submitFromStandardInput(invocation, config, callerIdentity(), { stdout: (l) => console.error(l), stderr: (l) => console.error(l) });
 process.stdout.write(JSON.stringify({ status, base, peak: process.resourceUsage().maxRSS * 1024 }));
 `,
+    ),
   );
   const total = 50 << 20;
   const hash = createHash('sha256');
